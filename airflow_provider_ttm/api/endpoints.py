@@ -1,0 +1,130 @@
+"""The service's endpoints as request descriptions, with their arguments validated (pure).
+
+Each function returns an ``ApiRequest``; a transport (the hook) sends it. Arguments are checked
+here, before anything is sent, and every error names the parameter and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+API_PREFIX = "/v0"
+MODEL_TYPES = ("classifier", "generator")
+MAX_NAME_LENGTH = 256
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request to the service.
+
+    :param method: the HTTP method.
+    :param path: the path below the base URL, starting with ``/v0/``.
+    :param json: the JSON body, if any.
+    :param idempotent: whether sending it twice has the same effect as once (safe to retry).
+    """
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    idempotent: bool = True
+
+
+def list_models() -> ApiRequest:
+    """``GET /v0/models``: every model of the API key."""
+    return ApiRequest("GET", f"{API_PREFIX}/models")
+
+
+def create_model(
+    model_type: str,
+    *,
+    name: str | None = None,
+    num_classes: int | str | None = None,
+    train_iters: int | str | None = None,
+    pretrained_model: str | None = None,
+) -> ApiRequest:
+    """``POST /v0/models``: create a classifier or a generator (not idempotent).
+
+    :param model_type: ``classifier`` or ``generator``.
+    :param name: a human-readable name, stored by the service as ``user_name``.
+    :param num_classes: number of classes of a classifier, at least 2.
+    :param train_iters: training iterations, at least 1 (service default when omitted).
+    :param pretrained_model: id of a model to start from.
+    """
+    validate_model_type(model_type)
+    body: dict[str, Any] = {"model_type": model_type}
+    if name is not None:
+        body["name"] = validate_name(name)
+    params: dict[str, int] = {}
+    if num_classes is not None:
+        if model_type != "classifier":
+            raise ValueError(f"num_classes applies to classifiers only; got it for a {model_type}.")
+        params["num_classes"] = whole_number("num_classes", num_classes, minimum=2)
+    if train_iters is not None:
+        params["train_iters"] = whole_number("train_iters", train_iters, minimum=1)
+    if params:
+        body["model_params"] = params
+    if pretrained_model is not None:
+        body["pretrained_model"] = validate_model_name(pretrained_model, param="pretrained_model")
+    return ApiRequest("POST", f"{API_PREFIX}/models", json=body, idempotent=False)
+
+
+def get_model_status(model_name: str) -> ApiRequest:
+    """``GET /v0/models/{model_name}/status``: one model."""
+    return ApiRequest("GET", f"{_model_path(model_name)}/status")
+
+
+def delete_model(model_name: str) -> ApiRequest:
+    """``DELETE /v0/models/{model_name}/delete``: delete a model (idempotent: gone stays gone)."""
+    return ApiRequest("DELETE", f"{_model_path(model_name)}/delete")
+
+
+def validate_model_type(model_type: object) -> str:
+    """Return ``model_type`` if it is ``classifier`` or ``generator``, else raise ValueError."""
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"model_type must be one of {', '.join(MODEL_TYPES)}; got {model_type!r}.")
+    return str(model_type)
+
+
+def validate_name(name: object) -> str:
+    """Return a model's human-readable name if it is a non-blank string of at most 256 characters."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"name must be a non-blank string of at most {MAX_NAME_LENGTH} characters; got {name!r}."
+        )
+    return name
+
+
+def validate_model_name(value: object, *, param: str = "model_name") -> str:
+    """Return a model or file id that is safe to put in a URL path, else raise ValueError.
+
+    Ids are letters, digits, ``_`` and ``-`` (the service's are 32 hex characters), so a value such
+    as ``../x`` or ``a/b?c`` can never reach another path.
+    """
+    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
+        shown = value if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]}..."
+        raise ValueError(
+            f"{param} must be a model id of 1 to 128 letters, digits, '_' or '-' "
+            f"(as returned by the create call); got {shown!r}."
+        )
+    return value
+
+
+def _model_path(model_name: str) -> str:
+    return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}"
+
+
+def whole_number(param: str, value: object, *, minimum: int) -> int:
+    """Return ``value`` as an int if it is a whole number (or a rendered template of digits) >= minimum.
+
+    Floats, booleans and strings such as ``"3a"`` are refused with a ValueError naming ``param``.
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{param} must be a whole number of at least {minimum}; got {value!r}.")
+    return value

@@ -1,0 +1,154 @@
+"""Typed records parsed from the service's JSON replies.
+
+The reference names a model's id ``model_name`` and its human name ``user_name``; the 2023 vendor
+SDK reads ``model_id`` and ``name``. Both spellings are accepted. Fields this module does not know
+are kept in ``extra`` so nothing the service says is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pendulum
+
+from airflow_provider_ttm.api.statuses import ModelStatus
+from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
+
+_MODEL_ID_KEYS = ("model_name", "model_id")
+_MODEL_LABEL_KEYS = ("user_name", "name")
+_KNOWN_MODEL_KEYS = frozenset(
+    {*_MODEL_ID_KEYS, *_MODEL_LABEL_KEYS, "model_type", "status", "model_params", "last_updated_time"}
+)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One model as the service describes it.
+
+    :param model_name: the model's id (32 hex characters), used in every model URL.
+    :param status: the status exactly as the service wrote it (see ``ModelStatus``).
+    :param user_name: the human-readable name given at creation, if any.
+    :param model_type: ``classifier`` or ``generator``.
+    :param model_params: parameters given at creation, such as ``num_classes``.
+    :param last_updated_time: when the service last changed the model (UTC).
+    :param extra: every other field of the reply, unchanged.
+    """
+
+    model_name: str
+    status: str
+    user_name: str | None = None
+    model_type: str | None = None
+    model_params: dict[str, Any] = field(default_factory=dict)
+    last_updated_time: pendulum.DateTime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def known_status(self) -> ModelStatus | None:
+        """The documented status this record is in, or None for a status not known here."""
+        return ModelStatus.parse(self.status)
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the model is trained and can be called."""
+        return self.known_status is ModelStatus.READY
+
+    @property
+    def has_failed(self) -> bool:
+        """Whether the model's training failed."""
+        return self.known_status is ModelStatus.FIT_FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form, for XCom: the reference's keys plus any extra fields."""
+        return {
+            **self.extra,
+            "model_name": self.model_name,
+            "user_name": self.user_name,
+            "model_type": self.model_type,
+            "status": self.status,
+            "model_params": dict(self.model_params),
+            "last_updated_time": self.last_updated_time.isoformat() if self.last_updated_time else None,
+        }
+
+
+def parse_model(payload: object) -> ModelRecord:
+    """Build a ``ModelRecord`` from one model object of a reply.
+
+    :param payload: the decoded JSON object.
+    :raises TuneTheModelMalformedResponseError: when the object has no id or no status.
+    """
+    if not isinstance(payload, dict):
+        raise _malformed(f"expected a model object, got {type(payload).__name__}")
+    model_name = _first_string(payload, _MODEL_ID_KEYS)
+    if model_name is None:
+        raise _malformed("model object has neither 'model_name' nor 'model_id'")
+    status = payload.get("status")
+    if not isinstance(status, str):
+        raise _malformed(f"model {model_name} has no 'status' string")
+    model_type = payload.get("model_type")
+    params = payload.get("model_params")
+    return ModelRecord(
+        model_name=model_name,
+        status=status,
+        user_name=_first_string(payload, _MODEL_LABEL_KEYS),
+        model_type=model_type if isinstance(model_type, str) else None,
+        model_params=dict(params) if isinstance(params, dict) else {},
+        last_updated_time=parse_timestamp(payload.get("last_updated_time")),
+        extra={key: value for key, value in payload.items() if key not in _KNOWN_MODEL_KEYS},
+    )
+
+
+def parse_model_list(payload: object) -> list[ModelRecord]:
+    """Parse the ``{"models": [...]}`` reply of the list endpoints."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("models"), list):
+        raise _malformed("expected an object with a 'models' list")
+    return [parse_model(item) for item in payload["models"]]
+
+
+def parse_timestamp(value: object) -> pendulum.DateTime | None:
+    """Parse ``YYYY-MM-DD HH:MM:SS.ffffff`` (or ISO 8601) as UTC; None when absent or unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = pendulum.parse(value.strip(), tz="UTC")
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        return None
+    return parsed if isinstance(parsed, pendulum.DateTime) else None
+
+
+def _first_string(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _malformed(detail: str) -> TuneTheModelMalformedResponseError:
+    return TuneTheModelMalformedResponseError(
+        f"Unexpected reply from Tune The Model: {detail}", status_code=200
+    )
+
+
+def filter_models(
+    models: list[ModelRecord], *, statuses: list[str] | None = None, model_type: str | None = None
+) -> list[ModelRecord]:
+    """Keep the models in one of ``statuses`` (any case) and of ``model_type``, when given.
+
+    :raises ValueError: for a status that is not a documented model status.
+    """
+    wanted: set[ModelStatus] | None = None
+    if statuses is not None:
+        wanted = set()
+        for text in statuses:
+            status = ModelStatus.parse(text)
+            if status is None:
+                known = ", ".join(member.value for member in ModelStatus)
+                raise ValueError(f"status must be among {known}; got {text!r}.")
+            wanted.add(status)
+    return [
+        model
+        for model in models
+        if (wanted is None or model.known_status in wanted)
+        and (model_type is None or model.model_type == model_type)
+    ]

@@ -1,0 +1,91 @@
+"""The retry policy shared by the sync and async transports (pure: it only computes waits)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+import pendulum
+
+from airflow_provider_ttm.exceptions import (
+    TuneTheModelError,
+    TuneTheModelServerError,
+    TuneTheModelTransportError,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped, honouring the service's ``Retry-After``.
+
+    :param max_attempts: total attempts of one request, the first included (1 disables retries).
+    :param backoff_base: seconds of the first backoff window; it doubles each attempt.
+    :param backoff_cap: the longest wait between two attempts, ``Retry-After`` included.
+    :param rng: source of jitter (replaceable for tests).
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        """Whether a request that failed with ``error`` on attempt ``attempt`` (1-based) may go again."""
+        return attempt < self.max_attempts and isinstance(error, TuneTheModelError) and error.retryable
+
+    def plan_retry(self, error: BaseException, attempt: int, *, idempotent: bool) -> float | None:
+        """Seconds to wait before sending a failed request again, or None when it must not be.
+
+        :param error: what the attempt raised.
+        :param attempt: the number of the attempt that failed (1-based).
+        :param idempotent: whether the request may be repeated without changing its effect; a
+            non-idempotent one is never repeated when it may have taken effect.
+        """
+        if not self.should_retry(error, attempt):
+            return None
+        if not idempotent and may_have_taken_effect(error):
+            return None
+        return self.wait_seconds(attempt, getattr(error, "retry_after", None))
+
+    def wait_seconds(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.backoff_cap)
+        window = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return self.rng.uniform(0.0, window)
+
+
+def parse_retry_after(value: str | None, now: pendulum.DateTime | None = None) -> float | None:
+    """Read a ``Retry-After`` header in either form: delay seconds, or an HTTP date.
+
+    :param value: the header's value, or None when absent.
+    :param now: the current time, for the HTTP-date form (defaults to now, UTC).
+    :return: seconds to wait (never negative), or None when absent or unreadable.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    reference = now or pendulum.now("UTC")
+    return max((pendulum.instance(moment) - reference).total_seconds(), 0.0)
+
+
+def may_have_taken_effect(error: BaseException) -> bool:
+    """Whether a failed request may still have been carried out by the service.
+
+    True for a request sent without an answer (timeout, dropped connection) and for gateway
+    failures (500, 502, 504) that can happen after the service acted; False for 429 and 503, which
+    the service sends instead of acting. A non-idempotent request in this state must not be sent
+    again blindly.
+    """
+    if isinstance(error, TuneTheModelTransportError):
+        return error.sent
+    return isinstance(error, TuneTheModelServerError) and error.http_status in (500, 502, 504)

@@ -1,0 +1,187 @@
+"""How a Tune The Model connection is read: base URL, API key and transport options (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_ttm.api.retry import RetryPolicy
+from airflow_provider_ttm.connection_fields import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_SECONDS
+from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the transports need, read from one Airflow connection.
+
+    :param conn_id: the connection's id, for messages.
+    :param base_url: scheme and host (and optional path prefix) without a trailing slash.
+    :param api_key: the secret sent as ``Authorization``; never printed by ``repr``.
+    :param timeout: seconds per request.
+    :param verify: TLS verification: True, False or a CA bundle path.
+    :param retry: the retry policy for failed requests.
+    """
+
+    conn_id: str
+    base_url: str
+    api_key: str
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    verify: bool | str = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __repr__(self) -> str:
+        return f"ConnectionSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, api_key=***)"
+
+    @classmethod
+    def from_connection(
+        cls, conn_id: str, host: str | None, password: str | None, extra: Mapping[str, Any]
+    ) -> ConnectionSettings:
+        """Validate and read a connection's fields.
+
+        :param conn_id: the connection's id, named in every error.
+        :param host: the connection's host field: the base URL (scheme optional).
+        :param password: the connection's password field: the API key.
+        :param extra: the connection's extras (plain or ``extra__ttm__`` prefixed names).
+        :raises TuneTheModelConnectionConfigError: naming the field that is wrong.
+        """
+        if not password or not password.strip():
+            raise TuneTheModelConnectionConfigError(
+                f"Connection {conn_id!r} has no API key: put it in the connection's password "
+                "field (shown as 'API Key')."
+            )
+        options = _ExtraReader(conn_id, extra)
+        allow_http = options.boolean("allow_insecure_http", False)
+        retry = RetryPolicy(
+            max_attempts=options.integer("max_attempts", 5, minimum=1),
+            backoff_cap=options.number("backoff_cap", 60.0, minimum=0.0),
+        )
+        return cls(
+            conn_id=conn_id,
+            base_url=normalize_base_url(host, conn_id=conn_id, allow_insecure_http=allow_http),
+            api_key=password.strip(),
+            timeout=options.number("timeout", DEFAULT_TIMEOUT_SECONDS, minimum=0.0, exclusive=True),
+            verify=options.verify(),
+            retry=retry,
+        )
+
+
+def normalize_base_url(host: str | None, *, conn_id: str, allow_insecure_http: bool = False) -> str:
+    """Turn the connection's host field into a base URL.
+
+    Accepts ``api.example.com``, ``https://api.example.com/`` or ``http://127.0.0.1:8765``. Plain
+    ``http://`` is refused for non-loopback hosts unless ``allow_insecure_http``, so the API key is
+    not sent in clear text by mistake.
+    """
+    text = (host or "").strip() or DEFAULT_BASE_URL
+    if "://" not in text:
+        text = f"https://{text}"
+    parts = urlsplit(text)
+    problem = _url_problem(parts.scheme, parts.hostname, parts.query, parts.fragment)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        problem = "its port is not a number"
+    if problem:
+        raise TuneTheModelConnectionConfigError(
+            f"Connection {conn_id!r}: host {host!r} is not a usable base URL ({problem}); "
+            f"expected something like {DEFAULT_BASE_URL!r}."
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname or ""):
+        raise TuneTheModelConnectionConfigError(
+            f"Connection {conn_id!r}: plain http:// to {parts.hostname!r} would send the API key "
+            "unencrypted; use https://, or set the extra 'allow_insecure_http' to true."
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _url_problem(scheme: str, hostname: str | None, query: str, fragment: str) -> str | None:
+    if scheme not in ("http", "https"):
+        return f"scheme {scheme!r} is not http or https"
+    if not hostname:
+        return "it has no host name"
+    if query or fragment:
+        return "it has a query or fragment"
+    return None
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+class _ExtraReader:
+    """Typed access to connection extras, with errors that name the extra and the connection."""
+
+    def __init__(self, conn_id: str, extra: Mapping[str, Any]) -> None:
+        self._conn_id = conn_id
+        self._extra = extra
+
+    def _raw(self, name: str) -> Any:
+        value = self._extra.get(name, self._extra.get(f"extra__ttm__{name}"))
+        return None if value == "" else value
+
+    def _error(self, name: str, expected: str, value: Any) -> TuneTheModelConnectionConfigError:
+        return TuneTheModelConnectionConfigError(
+            f"Connection {self._conn_id!r}: extra {name!r} must be {expected}, got {value!r}."
+        )
+
+    def number(self, name: str, default: float, *, minimum: float, exclusive: bool = False) -> float:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self._error(name, "a number", value) from None
+        if isinstance(value, bool) or number < minimum or (exclusive and number == minimum):
+            bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
+            raise self._error(name, f"a number {bound}", value)
+        return number
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < minimum:
+            raise self._error(name, f"a whole number of at least {minimum}", value)
+        return int(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        parsed = _as_bool(value)
+        if parsed is None:
+            raise self._error(name, "true or false", value)
+        return parsed
+
+    def verify(self) -> bool | str:
+        value = self._raw("verify")
+        if value is None:
+            return True
+        parsed = _as_bool(value)
+        if parsed is not None:
+            return parsed
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        raise self._error("verify", "true, false or a CA bundle path", value)
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    return None

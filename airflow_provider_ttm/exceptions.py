@@ -1,0 +1,97 @@
+"""Exceptions raised by the Tune The Model provider.
+
+Every class derives from ``AirflowException`` so Airflow treats them as task failures; the
+classes a caller may want to react to are split by cause, and ``retryable`` says whether the
+same request may succeed later.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+)
+
+
+class TuneTheModelError(AirflowException):
+    """Base class of every error this provider raises."""
+
+    retryable: bool = False
+
+
+class TuneTheModelConnectionConfigError(TuneTheModelError):
+    """The Airflow connection is missing or holds an unusable value (never its secret)."""
+
+
+class TuneTheModelTransportError(TuneTheModelError):
+    """The request did not get an HTTP answer: refused, reset, dropped or timed out.
+
+    :param message: what happened, without secrets.
+    :param sent: whether the request may have reached the service (its outcome is unknown).
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class TuneTheModelApiError(TuneTheModelError):
+    """The service answered with an error status.
+
+    :param message: the service's own explanation, or a summary of the reply.
+    :param status_code: the HTTP status code (kept as ``http_status``).
+    """
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.http_status = status_code
+
+
+class TuneTheModelAuthenticationError(TuneTheModelApiError):
+    """The API key was rejected (401 or 403)."""
+
+
+class TuneTheModelNotFoundError(TuneTheModelApiError):
+    """The model or file does not exist for this API key (404)."""
+
+
+class TuneTheModelBadRequestError(TuneTheModelApiError):
+    """The service refused the request's content (400, 409, 422 and other 4xx)."""
+
+
+class TuneTheModelRetryableApiError(TuneTheModelApiError):
+    """The service is overloaded or failing; the same request may succeed later.
+
+    :param message: the service's own explanation, or a summary of the reply.
+    :param status_code: the HTTP status code (kept as ``http_status``).
+    :param retry_after: seconds the service asked the client to wait, when it said so.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, status_code: int, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class TuneTheModelRateLimitedError(TuneTheModelRetryableApiError):
+    """Too many requests (429)."""
+
+
+class TuneTheModelServerError(TuneTheModelRetryableApiError):
+    """The service failed or is unavailable (5xx)."""
+
+
+class TuneTheModelMalformedResponseError(TuneTheModelApiError):
+    """The reply could not be understood: not JSON, truncated, too large, or missing fields."""
+
+
+class TuneTheModelFitFailedError(TuneTheModelError, AirflowFailException):
+    """The model's training ended in ``FitFailed``; retrying the task cannot change that."""
+
+
+class TuneTheModelWaitTimeoutError(TuneTheModelError, AirflowSensorTimeout):
+    """The model did not become Ready within the time the task allowed."""

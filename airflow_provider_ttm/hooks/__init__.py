@@ -1,0 +1,1 @@
+"""Hooks of the Tune The Model provider."""

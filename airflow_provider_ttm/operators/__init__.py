@@ -1,0 +1,1 @@
+"""Operators of the Tune The Model provider."""

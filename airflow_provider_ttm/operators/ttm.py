@@ -1,0 +1,274 @@
+"""Operators that create, list and delete Tune The Model models."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin, conf
+
+from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.api.records import filter_models
+from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
+from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
+from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
+from airflow_provider_ttm.exceptions import TuneTheModelFitFailedError, TuneTheModelWaitTimeoutError
+from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.triggers.events import model_from_event
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+DEFAULT_POLL_INTERVAL = 60.0
+DEFAULT_WAIT_TIMEOUT = timedelta(hours=24)
+_MAX_DEFAULT_NAME = 200
+
+
+class _TuneTheModelOperator(BaseOperator):
+    """What every operator here shares: the connection id and a hook made on first use."""
+
+    def __init__(self, *, ttm_conn_id: str = TuneTheModelHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ttm_conn_id = ttm_conn_id
+
+    @cached_property
+    def hook(self) -> TuneTheModelHook:
+        """The hook of ``ttm_conn_id``."""
+        return TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
+
+
+class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
+    """Create a classifier or generator; optionally wait until it is Ready.
+
+    Returns the new model's id, so ``create.output`` feeds the next task. The id is also pushed to
+    XCom as soon as the model exists, before any wait, so a teardown deleting ``create.output``
+    finds it even when the wait fails. A retried task does not create a second model: on Airflow
+    3.3 it resumes the model it created (``task_state_store``), and by default the model is named
+    after the task instance, so the hook can also recognise its own model when a create reply is
+    lost. Giving your own ``name`` keeps that protection within one try.
+
+    :param model_type: ``classifier`` or ``generator``. (templated)
+    :param name: human-readable name; default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
+    :param num_classes: number of classes of a classifier, at least 2. (templated)
+    :param train_iters: training iterations, at least 1. (templated)
+    :param pretrained_model: id of a model to start from. (templated)
+    :param wait_for_ready: wait until the model is Ready before finishing.
+    :param deferrable: wait in the triggerer, holding no worker slot (default from
+        ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status checks while waiting.
+    :param timeout: how long to wait for Ready (seconds or ``timedelta``).
+    :param max_consecutive_errors: transient status-check failures in a row tolerated while waiting.
+    :param ttm_conn_id: the Airflow connection to use. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "model_type",
+        "name",
+        "num_classes",
+        "train_iters",
+        "pretrained_model",
+        "ttm_conn_id",
+    )
+    external_id_key = "ttm_model_name"
+
+    def __init__(
+        self,
+        *,
+        model_type: str,
+        name: str | None = None,
+        num_classes: int | str | None = None,
+        train_iters: int | str | None = None,
+        pretrained_model: str | None = None,
+        wait_for_ready: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
+        max_consecutive_errors: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_type = model_type
+        self.name = name
+        self.num_classes = num_classes
+        self.train_iters = train_iters
+        self.pretrained_model = pretrained_model
+        self.wait_for_ready = wait_for_ready
+        self.deferrable = deferrable
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.wait_timeout = positive_seconds("timeout", timeout)
+        self.max_consecutive_errors = endpoints.whole_number(
+            "max_consecutive_errors", max_consecutive_errors, minimum=0
+        )
+        if not any(
+            is_resolved_later(value)
+            for value in (model_type, name, num_classes, train_iters, pretrained_model)
+        ):
+            self._create_request()
+
+    def _create_request(self) -> endpoints.ApiRequest:
+        return endpoints.create_model(
+            self.model_type,
+            name=self.name,
+            num_classes=self.num_classes,
+            train_iters=self.train_iters,
+            pretrained_model=self.pretrained_model,
+        )
+
+    def execute(self, context: Context) -> str:
+        """Create the model (or resume the one an earlier try created) and return its id."""
+        self._create_request()
+        return str(self.execute_resumable(context))
+
+    def submit_job(self, context: Context) -> str:
+        """Create the model and push its id to XCom at once."""
+        name = self.name if self.name is not None else default_model_name(context)
+        record = self.hook.create_model(
+            self.model_type,
+            name=name,
+            num_classes=self.num_classes,
+            train_iters=self.train_iters,
+            pretrained_model=self.pretrained_model,
+            adopt_existing=self.name is None,
+        )
+        self.log.info(
+            "Created %s %s (name %r), status %s.", record.model_type, record.model_name, name, record.status
+        )
+        context["ti"].xcom_push(key="return_value", value=record.model_name)
+        return record.model_name
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """The model's status, for resuming after a retry."""
+        return self.hook.get_model(str(external_id)).status
+
+    def is_job_active(self, status: str) -> bool:
+        """A model neither Ready nor failed may still be waited on."""
+        return not is_model_ready(status) and not has_model_failed(status)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """A Ready model needs nothing more."""
+        return is_model_ready(status)
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> None:
+        """Wait until the model is Ready when ``wait_for_ready`` is set (deferring if asked)."""
+        model_name = str(external_id)
+        if not self.wait_for_ready:
+            return
+        if self.deferrable:
+            from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
+            self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
+            self.defer(
+                trigger=TuneTheModelModelStatusTrigger(
+                    ttm_conn_id=self.ttm_conn_id,
+                    model_name=model_name,
+                    poll_interval=self.poll_interval,
+                    deadline=time.time() + self.wait_timeout,
+                    max_consecutive_errors=self.max_consecutive_errors,
+                    started_at=time.time(),
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.wait_timeout),
+            )
+        self._wait_in_worker(model_name)
+
+    def get_job_result(self, external_id: Any, context: Context) -> str:
+        """The model's id."""
+        return str(external_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        """Finish after the trigger's event: the model's id if it is Ready, else raise."""
+        model = model_from_event(event)
+        self.log.info("Model %s is Ready.", model["model_name"])
+        return str(model["model_name"])
+
+    def _wait_in_worker(self, model_name: str) -> None:
+        watch = StatusWatch(model_name, started_at=time.time())
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            record = self.hook.get_model(model_name)
+            outcome, message = watch.observe(record, time.time())
+            if message:
+                self.log.info(message)
+            if outcome is WaitOutcome.READY:
+                return
+            if outcome is WaitOutcome.FAILED:
+                raise TuneTheModelFitFailedError(message or f"Model {model_name} is {record.status}.")
+            if time.monotonic() >= deadline:
+                raise TuneTheModelWaitTimeoutError(
+                    f"Model {model_name} was not Ready after {self.wait_timeout:g} s (last status {record.status})."
+                )
+            time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
+
+
+class TuneTheModelDeleteModelOperator(_TuneTheModelOperator):
+    """Delete a model. A model that is already gone counts as deleted, unless asked otherwise.
+
+    Returns the deleted model's record, or None when it was already gone. Fit for a teardown:
+    ``delete.as_teardown(setups=create)``.
+
+    :param model_name: the model's id. (templated)
+    :param fail_if_missing: fail when the model does not exist, instead of logging it.
+    :param ttm_conn_id: the Airflow connection to use. (templated)
+    """
+
+    template_fields: Sequence[str] = ("model_name", "ttm_conn_id")
+
+    def __init__(self, *, model_name: str, fail_if_missing: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.fail_if_missing = fail_if_missing
+        if not is_resolved_later(model_name):
+            endpoints.validate_model_name(model_name)
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        """Delete the model."""
+        endpoints.validate_model_name(self.model_name)
+        record = self.hook.delete_model(self.model_name, missing_ok=not self.fail_if_missing)
+        if record is None:
+            return None
+        self.log.info("Deleted model %s (%s).", record.model_name, record.user_name)
+        return record.to_dict()
+
+
+class TuneTheModelListModelsOperator(_TuneTheModelOperator):
+    """List the API key's models as plain dicts, optionally filtered.
+
+    :param statuses: keep models in one of these statuses (any case), e.g. ``["Ready"]``. (templated)
+    :param model_type: keep only ``classifier`` or ``generator`` models. (templated)
+    :param ttm_conn_id: the Airflow connection to use. (templated)
+    """
+
+    template_fields: Sequence[str] = ("statuses", "model_type", "ttm_conn_id")
+
+    def __init__(
+        self, *, statuses: list[str] | None = None, model_type: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.statuses = statuses
+        self.model_type = model_type
+        if model_type is not None and not is_resolved_later(model_type):
+            endpoints.validate_model_type(model_type)
+        if isinstance(statuses, list):
+            filter_models([], statuses=statuses)
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        """Return the models, filtered."""
+        if self.model_type is not None:
+            endpoints.validate_model_type(self.model_type)
+        models = filter_models(self.hook.list_models(), statuses=self.statuses, model_type=self.model_type)
+        self.log.info("Found %d models.", len(models))
+        return [model.to_dict() for model in models]
+
+
+def default_model_name(context: Context) -> str:
+    """``<dag_id>.<task_id>.<run_id>[.<map_index>]``: unique per task instance, stable across tries."""
+    ti = context["ti"]
+    parts = [ti.dag_id, ti.task_id, ti.run_id]
+    map_index = getattr(ti, "map_index", -1)
+    if map_index is not None and map_index >= 0:
+        parts.append(str(map_index))
+    return ".".join(parts)[:_MAX_DEFAULT_NAME]

@@ -1,0 +1,1 @@
+"""Sensors of the Tune The Model provider."""

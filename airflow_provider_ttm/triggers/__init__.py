@@ -1,0 +1,1 @@
+"""Triggers of the Tune The Model provider."""

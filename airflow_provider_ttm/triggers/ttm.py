@@ -1,0 +1,145 @@
+"""``TuneTheModelModelStatusTrigger``: waits in the triggerer until a model is Ready or failed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_ttm.api.endpoints import validate_model_name
+from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
+from airflow_provider_ttm.exceptions import TuneTheModelError
+from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from airflow_provider_ttm.api.records import ModelRecord
+    from airflow_provider_ttm.hooks.transport import AsyncTransport
+
+EVENT_STATUSES = ("success", "failed", "timeout", "error")
+
+
+class TuneTheModelModelStatusTrigger(BaseTrigger):
+    """Polls a model's status until it is Ready, has failed, or the deadline passes.
+
+    Stateless: everything it needs is in its arguments, so it can be re-run on any triggerer.
+    It yields one event ``{"status", "model_name", "model_status", "message"}`` (plus ``"model"``,
+    the model record, on success), where status is ``success``, ``failed``, ``timeout`` or
+    ``error``.
+
+    :param ttm_conn_id: the Airflow connection to use (the key is read there, never serialized).
+    :param model_name: the model's id.
+    :param poll_interval: seconds between two status reads.
+    :param deadline: wall-clock time (seconds since the epoch) at which to give up, or None.
+    :param max_consecutive_errors: transient failures in a row tolerated before giving up.
+    :param strict: fail on a status this provider does not know instead of waiting on.
+    :param started_at: when the task's wait started (seconds since the epoch), for log lines.
+    """
+
+    def __init__(
+        self,
+        ttm_conn_id: str,
+        model_name: str,
+        poll_interval: float = 60.0,
+        deadline: float | None = None,
+        max_consecutive_errors: int = 5,
+        strict: bool = False,
+        started_at: float | None = None,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.ttm_conn_id = ttm_conn_id
+        self.model_name = model_name
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.max_consecutive_errors = max_consecutive_errors
+        self.strict = strict
+        self.started_at = started_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-primitive arguments (no secret: the key stays in the connection)."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "ttm_conn_id": self.ttm_conn_id,
+                "model_name": self.model_name,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "strict": self.strict,
+                "started_at": self.started_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until an end, then yield exactly one event; the HTTP client is closed on every path."""
+        try:
+            validate_model_name(self.model_name)
+            hook = TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
+            transport = await hook.async_transport()
+        except (TuneTheModelError, ValueError) as error:
+            yield self._event("error", None, f"Cannot wait on model {self.model_name}: {error}")
+            return
+        try:
+            yield TriggerEvent(await self._wait(hook, transport))
+        finally:
+            await transport.aclose()
+
+    async def _wait(self, hook: TuneTheModelHook, transport: AsyncTransport) -> dict[str, Any]:
+        watch = StatusWatch(self.model_name, started_at=self.started_at or time.time(), strict=self.strict)
+        errors_in_a_row = 0
+        while True:
+            try:
+                record = await hook.aget_model(transport, self.model_name)
+            except TuneTheModelError as error:
+                errors_in_a_row += 1
+                if not error.retryable or errors_in_a_row > self.max_consecutive_errors:
+                    seen = f" after {errors_in_a_row} failed polls in a row" if error.retryable else ""
+                    return self._payload("error", watch.last_status, f"Status check failed{seen}: {error}")
+                self.log.warning(
+                    "Status check of model %s failed (%d in a row, %d tolerated): %s",
+                    self.model_name,
+                    errors_in_a_row,
+                    self.max_consecutive_errors,
+                    error,
+                )
+            else:
+                errors_in_a_row = 0
+                outcome, message = watch.observe(record, time.time())
+                if message:
+                    self.log.info(message)
+                if outcome is WaitOutcome.READY:
+                    return self._payload(
+                        "success", record.status, f"Model {self.model_name} is Ready.", record
+                    )
+                if outcome is WaitOutcome.FAILED:
+                    return self._payload("failed", record.status, message or f"Model is {record.status}.")
+            remaining = None if self.deadline is None else self.deadline - time.time()
+            if remaining is not None and remaining <= 0:
+                return self._payload(
+                    "timeout",
+                    watch.last_status,
+                    f"Model {self.model_name} was not Ready by the deadline (last status "
+                    f"{watch.last_status or 'unknown'}).",
+                )
+            await asyncio.sleep(
+                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+            )
+
+    def _payload(
+        self, status: str, model_status: str | None, message: str, record: ModelRecord | None = None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "status": status,
+            "model_name": self.model_name,
+            "model_status": model_status,
+            "message": message,
+        }
+        if record is not None:
+            payload["model"] = record.to_dict()
+        return payload
+
+    def _event(self, status: str, model_status: str | None, message: str) -> TriggerEvent:
+        return TriggerEvent(self._payload(status, model_status, message))

@@ -1,0 +1,45 @@
+"""Create a Tune The Model classifier, wait until it is Ready, then delete it.
+
+The delete task is a teardown of the create task: it runs, and removes the model, even when the
+wait fails or the run is cut short. ``TTM_EXAMPLE_POKE_INTERVAL`` (seconds, default 60) lets the
+demo poll the bundled emulator quickly; against the real service keep the default.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.providers.common.compat.sdk import DAG
+
+from airflow_provider_ttm.operators.ttm import (
+    TuneTheModelCreateModelOperator,
+    TuneTheModelDeleteModelOperator,
+)
+from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
+
+POKE_INTERVAL = float(os.environ.get("TTM_EXAMPLE_POKE_INTERVAL", "60"))
+
+with DAG(
+    dag_id="example_ttm_model_lifecycle",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["example", "tune-the-model"],
+    doc_md=__doc__,
+) as dag:
+    create = TuneTheModelCreateModelOperator(
+        task_id="create_model",
+        model_type="classifier",
+        num_classes=3,
+    )
+    wait = TuneTheModelModelReadySensor(
+        task_id="wait_until_ready",
+        model_name=create.output,
+        poke_interval=POKE_INTERVAL,
+        timeout=60 * 60 * 6,
+        mode="reschedule",
+    )
+    delete = TuneTheModelDeleteModelOperator(task_id="delete_model", model_name=create.output)
+
+    create >> wait >> delete.as_teardown(setups=create)
