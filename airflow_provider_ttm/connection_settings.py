@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_ttm.api.endpoints import API_PREFIX
 from airflow_provider_ttm.api.retry import RetryPolicy
-from airflow_provider_ttm.connection_fields import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_SECONDS
+from airflow_provider_ttm.connection_fields import (
+    CONNECTION_EXTRA_FIELDS,
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +45,12 @@ class ConnectionSettings:
 
     @classmethod
     def from_connection(
-        cls, conn_id: str, host: str | None, password: str | None, extra: Mapping[str, Any]
+        cls,
+        conn_id: str,
+        host: str | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+        port: int | None = None,
     ) -> ConnectionSettings:
         """Validate and read a connection's fields.
 
@@ -47,6 +58,7 @@ class ConnectionSettings:
         :param host: the connection's host field: the base URL (scheme optional).
         :param password: the connection's password field: the API key.
         :param extra: the connection's extras (plain or ``extra__ttm__`` prefixed names).
+        :param port: the connection's port field, used when the host names no port (0 = none).
         :raises TuneTheModelConnectionConfigError: naming the field that is wrong.
         """
         if not password or not password.strip():
@@ -57,12 +69,12 @@ class ConnectionSettings:
         options = _ExtraReader(conn_id, extra)
         allow_http = options.boolean("allow_insecure_http", False)
         retry = RetryPolicy(
-            max_attempts=options.integer("max_attempts", 5, minimum=1),
+            max_attempts=options.integer("max_attempts", 5),
             backoff_cap=options.number("backoff_cap", 60.0, minimum=0.0),
         )
         return cls(
             conn_id=conn_id,
-            base_url=normalize_base_url(host, conn_id=conn_id, allow_insecure_http=allow_http),
+            base_url=normalize_base_url(host, conn_id=conn_id, allow_insecure_http=allow_http, port=port),
             api_key=password.strip(),
             timeout=options.number("timeout", DEFAULT_TIMEOUT_SECONDS, minimum=0.0, exclusive=True),
             verify=options.verify(),
@@ -70,22 +82,28 @@ class ConnectionSettings:
         )
 
 
-def normalize_base_url(host: str | None, *, conn_id: str, allow_insecure_http: bool = False) -> str:
+def normalize_base_url(
+    host: str | None, *, conn_id: str, allow_insecure_http: bool = False, port: int | None = None
+) -> str:
     """Turn the connection's host field into a base URL.
 
     Accepts ``api.example.com``, ``https://api.example.com/`` or ``http://127.0.0.1:8765``. Plain
     ``http://`` is refused for non-loopback hosts unless ``allow_insecure_http``, so the API key is
-    not sent in clear text by mistake.
+    not sent in clear text by mistake. A trailing ``/v0`` (the API's version prefix) is dropped, and
+    ``port`` is added when the host names none.
     """
     text = (host or "").strip() or DEFAULT_BASE_URL
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
-    problem = _url_problem(parts.scheme, parts.hostname, parts.query, parts.fragment)
     try:
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        problem = "its port is not a number"
+        parts = urlsplit(text)
+        host_port = parts.port
+        problem = _url_problem(parts.scheme, parts.hostname, parts.query, parts.fragment)
+    except ValueError as error:
+        problem = f"it cannot be parsed: {error}"
+    else:
+        if host_port is None and port:
+            parts = parts._replace(netloc=f"{parts.netloc}:{port}")
     if problem:
         raise TuneTheModelConnectionConfigError(
             f"Connection {conn_id!r}: host {host!r} is not a usable base URL ({problem}); "
@@ -96,7 +114,9 @@ def normalize_base_url(host: str | None, *, conn_id: str, allow_insecure_http: b
             f"Connection {conn_id!r}: plain http:// to {parts.hostname!r} would send the API key "
             "unencrypted; use https://, or set the extra 'allow_insecure_http' to true."
         )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    path = parts.path.rstrip("/")
+    path = path.removesuffix(API_PREFIX)
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _url_problem(scheme: str, hostname: str | None, query: str, fragment: str) -> str | None:
@@ -142,18 +162,25 @@ class _ExtraReader:
             number = float(value)
         except (TypeError, ValueError):
             raise self._error(name, "a number", value) from None
-        if isinstance(value, bool) or number < minimum or (exclusive and number == minimum):
+        finite = math.isfinite(number)
+        if isinstance(value, bool) or not finite or number < minimum or (exclusive and number == minimum):
             bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
             raise self._error(name, f"a number {bound}", value)
         return number
 
-    def integer(self, name: str, default: int, *, minimum: int) -> int:
+    def integer(self, name: str, default: int) -> int:
+        """A whole number within the bounds the connection form declares for ``name``."""
+        schema = CONNECTION_EXTRA_FIELDS[name].schema
+        minimum, maximum = int(schema["minimum"]), int(schema["maximum"])
         value = self._raw(name)
         if value is None:
             return default
-        if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < minimum:
-            raise self._error(name, f"a whole number of at least {minimum}", value)
-        return int(value)
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdecimal()):
+            raise self._error(name, f"a whole number from {minimum} to {maximum}", value)
+        if not minimum <= int(text) <= maximum:
+            raise self._error(name, f"a whole number from {minimum} to {maximum}", value)
+        return int(text)
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self._raw(name)

@@ -123,7 +123,7 @@ def whole_number(param: str, value: object, *, minimum: int) -> int:
 
     Floats, booleans and strings such as ``"3a"`` are refused with a ValueError naming ``param``.
     """
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{param} must be a whole number of at least {minimum}; got {value!r}.")

@@ -113,7 +113,7 @@ def parse_timestamp(value: object) -> pendulum.DateTime | None:
         parsed = pendulum.parse(value.strip(), tz="UTC")
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         return None
-    return parsed if isinstance(parsed, pendulum.DateTime) else None
+    return parsed.in_timezone("UTC") if isinstance(parsed, pendulum.DateTime) else None
 
 
 def _first_string(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:

@@ -26,7 +26,12 @@ _EXCERPT_CHARS = 200
 
 
 def decode_reply(
-    status_code: int, body: bytes, *, retry_after: str | None = None, truncated: bool = False
+    status_code: int,
+    body: bytes,
+    *,
+    retry_after: str | None = None,
+    truncated: bool = False,
+    secret: str | None = None,
 ) -> Any:
     """Return the decoded JSON of a successful reply, or raise the exception its status means.
 
@@ -34,7 +39,10 @@ def decode_reply(
     :param body: the reply's body, at most ``MAX_REPLY_BYTES`` of it.
     :param retry_after: the ``Retry-After`` header, if any.
     :param truncated: whether the transport stopped reading at ``MAX_REPLY_BYTES``.
+    :param secret: a value (the API key) to blank out wherever the reply would be quoted.
     """
+    if secret:
+        body = body.replace(secret.encode(), b"***")
     if status_code >= 400:
         raise error_for_status(status_code, body, retry_after=retry_after)
     if status_code >= 300:
@@ -45,12 +53,13 @@ def decode_reply(
         )
     if truncated:
         raise TuneTheModelMalformedResponseError(
-            f"Reply larger than {MAX_REPLY_BYTES} bytes (HTTP {status_code}); refused unparsed.",
+            f"Reply larger than {MAX_REPLY_BYTES} bytes (HTTP {status_code}); refused unparsed. "
+            f"It starts: {excerpt(body)}",
             status_code=status_code,
         )
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise TuneTheModelMalformedResponseError(
             f"Reply is not valid JSON (HTTP {status_code}, {len(body)} bytes): {excerpt(body)}",
             status_code=status_code,
@@ -96,7 +105,7 @@ def excerpt(body: bytes) -> str:
 def _service_message(body: bytes) -> str:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return excerpt(body) if body.strip() else "(empty body)"
     if isinstance(payload, dict):
         for key in ("detail", "message", "error"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -67,9 +68,11 @@ def parse_retry_after(value: str | None, now: pendulum.DateTime | None = None) -
         return None
     text = value.strip()
     try:
-        return max(float(text), 0.0)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError):

@@ -59,7 +59,8 @@ class StatusWatch:
 
 def format_elapsed(seconds: float) -> str:
     """``95.2`` -> ``"1m35s"``; ``4000`` -> ``"1h06m40s"``."""
-    total = max(int(seconds), 0)
+    seconds = max(seconds, 0.0)
+    total = int(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

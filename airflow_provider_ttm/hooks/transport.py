@@ -135,6 +135,7 @@ class SyncTransport(_RetryingTransport):
                     body,
                     retry_after=response.headers.get("Retry-After"),
                     truncated=truncated,
+                    secret=self.settings.api_key,
                 )
         except requests.exceptions.RequestException as error:
             raise _transport_error(request, error, sent=_requests_error_was_sent(error)) from None
@@ -149,7 +150,8 @@ class AsyncTransport(_RetryingTransport):
 
     :param settings: the connection's settings.
     :param log: where retries are logged.
-    :param client: an existing client to use (it is then not closed here).
+    :param client: an existing client to use (it is then not closed here); the key, timeout and
+        no-redirect rule are set on every request, whatever the client's own defaults.
     """
 
     def __init__(
@@ -184,13 +186,21 @@ class AsyncTransport(_RetryingTransport):
 
         url = f"{self.settings.base_url}{request.path}"
         try:
-            async with self.client.stream(request.method, url, json=request.json) as response:
+            async with self.client.stream(
+                request.method,
+                url,
+                json=request.json,
+                headers=request_headers(self.settings),
+                timeout=self.settings.timeout,
+                follow_redirects=False,
+            ) as response:
                 body, truncated = await _aread_capped(response.aiter_bytes(_CHUNK_BYTES))
                 return decode_reply(
                     response.status_code,
                     body,
                     retry_after=response.headers.get("Retry-After"),
                     truncated=truncated,
+                    secret=self.settings.api_key,
                 )
         except httpx.HTTPError as error:
             sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))

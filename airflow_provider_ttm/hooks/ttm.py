@@ -50,13 +50,19 @@ class TuneTheModelHook(BaseHook):
 
     async def aget_settings(self) -> ConnectionSettings:
         """The connection's settings, read without blocking the event loop."""
-        from airflow.providers.common.compat.connection import get_async_connection
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+        from airflow.sdk.log import amask_secret
 
-        return self._settings_from(await get_async_connection(self.ttm_conn_id, hook=self))
+        conn = await get_async_connection(self.ttm_conn_id, hook=self)
+        settings = ConnectionSettings.from_connection(
+            self.ttm_conn_id, conn.host, conn.password, await get_async_extra_dejson(conn), port=conn.port
+        )
+        await amask_secret(settings.api_key)
+        return settings
 
     def _settings_from(self, conn: Connection) -> ConnectionSettings:
         settings = ConnectionSettings.from_connection(
-            self.ttm_conn_id, conn.host, conn.password, conn.extra_dejson
+            self.ttm_conn_id, conn.host, conn.password, conn.extra_dejson, port=conn.port
         )
         mask_secret(settings.api_key)
         return settings

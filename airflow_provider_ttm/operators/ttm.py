@@ -152,11 +152,14 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         """A Ready model needs nothing more."""
         return is_model_ready(status)
 
-    def poll_until_complete(self, external_id: Any, context: Context) -> None:
-        """Wait until the model is Ready when ``wait_for_ready`` is set (deferring if asked)."""
+    def poll_until_complete(self, external_id: Any, context: Context) -> str:  # type: ignore[override]
+        """Wait until the model is Ready when ``wait_for_ready`` is set (deferring if asked).
+
+        Returns the model's id: the mixin returns it as the task's result when it resumes a model.
+        """
         model_name = str(external_id)
         if not self.wait_for_ready:
-            return
+            return model_name
         if self.deferrable:
             from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 
@@ -174,6 +177,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
                 timeout=timedelta(seconds=self.wait_timeout),
             )
         self._wait_in_worker(model_name)
+        return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
         """The model's id."""

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_ttm.api.endpoints import validate_model_name
@@ -79,7 +80,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
             validate_model_name(self.model_name)
             hook = TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
             transport = await hook.async_transport()
-        except (TuneTheModelError, ValueError) as error:
+        except (TuneTheModelError, AirflowNotFoundException, ValueError) as error:
             yield self._event("error", None, f"Cannot wait on model {self.model_name}: {error}")
             return
         try:

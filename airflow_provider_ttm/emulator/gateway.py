@@ -1,0 +1,158 @@
+"""
+ASGI middleware in front of the routes: it counts every API request, applies fault rules, then
+checks the API key of ``/v0`` requests. Admin requests (``/_emulator/``) pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match
+
+from airflow_provider_ttm.emulator.errors import ApiError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from airflow_provider_ttm.emulator.faults import FaultRule
+    from airflow_provider_ttm.emulator.state import EmulatorState
+
+ADMIN_PREFIX: Final = "/_emulator/"
+API_PREFIX: Final = "/v0/"
+UPLOAD_TEMPLATE: Final = "/_upload/{id}"
+# A truncated model object: what a malformed reply sends when no real reply was produced.
+_TRUNCATED: Final = b'{"status": "Ready", "model_name": "'
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A reply produced by the routes but not yet sent."""
+
+    messages: list[Message]
+
+    @property
+    def status(self) -> int:
+        return int(self.messages[0]["status"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(message.get("body", b"") for message in self.messages[1:])
+
+
+class Gateway:
+    """
+    Counting, fault injection and authentication in front of the emulator's routes.
+
+    :param app: the Starlette application with the routes.
+    :param routes: its routes, to name the template a request goes to.
+    :param state: the emulator's state.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], state: EmulatorState) -> None:
+        self._app = app
+        self._routes = routes
+        self._state = state
+
+    def _template(self, scope: Scope) -> str:
+        partial = None
+        for route in self._routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return str(getattr(route, "path", scope["path"]))
+            if match is Match.PARTIAL and partial is None:
+                partial = str(getattr(route, "path", scope["path"]))
+        return partial or str(scope["path"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+            await self._app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        template = self._template(scope)
+        headers = Headers(scope=scope)
+        self._state.record_request(
+            f"{method} {template}",
+            upload_with_authorization=template == UPLOAD_TEMPLATE and "authorization" in headers,
+        )
+        rule = self._state.pick_fault(method, template, path)
+        if rule is None:
+            await self._serve(scope, receive, send, headers)
+            return
+        logger.info("Injecting a %s fault into %s %s", rule.kind, method, path)
+        if not rule.after:
+            if rule.kind == "latency":
+                await asyncio.sleep(rule.delay_seconds)
+                await self._serve(scope, receive, send, headers)
+            else:
+                await _misbehave(rule, None, scope, receive, send)
+            return
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self._serve(scope, receive, keep, headers)
+        if rule.kind == "latency":
+            await asyncio.sleep(rule.delay_seconds)
+            for message in messages:
+                await send(message)
+        else:
+            await _misbehave(rule, _Reply(messages), scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        if scope["path"].startswith(API_PREFIX):
+            try:
+                self._state.authenticate(headers.get("authorization"))
+            except ApiError as error:
+                await error.response()(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
+async def _misbehave(
+    rule: FaultRule, reply: _Reply | None, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Send the faulty reply of ``rule``; ``reply`` is the real one when the rule acts after the operation."""
+    if rule.kind == "drop":
+        # Promise more body than is ever sent, then return: the server closes the connection and the
+        # client sees a broken response (requests raises ChunkedEncodingError or ConnectionError).
+        declared = (len(reply.body) if reply else 0) + 1
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status if reply else 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(declared).encode()),
+                ],
+            }
+        )
+        return
+    response: Response
+    if rule.kind == "malformed":
+        body = reply.body if reply and len(reply.body) > 1 else _TRUNCATED
+        response = Response(body[: max(1, len(body) // 2)], rule.reply_status, media_type="application/json")
+    elif rule.kind == "rate_limit":
+        response = JSONResponse(
+            {"detail": "Too many requests: slow down"},
+            rule.reply_status,
+            headers={"Retry-After": rule.retry_after or "1"},
+        )
+    elif rule.kind == "unauthorized":
+        response = JSONResponse({"detail": "Invalid API key"}, rule.reply_status)
+    else:
+        headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
+        if rule.body is not None:
+            response = Response(rule.body, rule.reply_status, headers=headers, media_type="text/plain")
+        else:
+            detail = f"Injected fault: HTTP {rule.reply_status}"
+            response = JSONResponse({"detail": detail}, rule.reply_status, headers=headers)
+    await response(scope, receive, send)

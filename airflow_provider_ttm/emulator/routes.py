@@ -1,0 +1,121 @@
+"""The emulated API's endpoints (``/v0/...``) and the signed upload URL they hand out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from airflow_provider_ttm.emulator import payloads
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from airflow_provider_ttm.emulator.state import EmulatorState
+
+
+def _key(request: Request) -> str:
+    """The caller's API key (the gateway has already checked it)."""
+    return request.headers["authorization"]
+
+
+def _id(request: Request) -> str:
+    return str(request.path_params["id"])
+
+
+async def _body(request: Request) -> dict[str, object]:
+    return payloads.parse_json_object(await request.body())
+
+
+class ApiRoutes:
+    """
+    The endpoints of the Tune The Model API, one method each.
+
+    :param state: the emulator's state, which holds the API's rules.
+    """
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+
+    def routes(self) -> list[Route]:
+        """The Starlette routes; their paths are the route templates counters and faults name."""
+        return [
+            Route("/v0/models", self.list_models, methods=["GET"]),
+            Route("/v0/models", self.create_model, methods=["POST"]),
+            Route("/v0/models/{id}/status", self.model_status, methods=["GET"]),
+            Route("/v0/models/{id}/delete", self.delete_model, methods=["DELETE"]),
+            Route("/v0/models/{id}/bind", self.bind, methods=["POST"]),
+            Route("/v0/models/{id}/fit", self.fit, methods=["POST"]),
+            Route("/v0/models/{id}/classify", self.classify, methods=["POST"]),
+            Route("/v0/models/{id}/generate", self.generate, methods=["POST"]),
+            Route("/v0/public-models", self.public_models, methods=["GET"]),
+            Route("/v0/files", self.list_files, methods=["GET"]),
+            Route("/v0/files", self.create_file, methods=["POST"]),
+            Route("/v0/files/{id}/status", self.file_status, methods=["GET"]),
+            Route("/v0/files/{id}/delete", self.delete_file, methods=["DELETE"]),
+            Route("/_upload/{id}", self.upload, methods=["PUT"]),
+        ]
+
+    async def list_models(self, request: Request) -> Response:
+        """``GET /v0/models``."""
+        return JSONResponse(self._state.list_models(_key(request)))
+
+    async def create_model(self, request: Request) -> Response:
+        """``POST /v0/models``."""
+        new_model = payloads.parse_new_model(await _body(request))
+        return JSONResponse(self._state.create_model(_key(request), new_model))
+
+    async def model_status(self, request: Request) -> Response:
+        """``GET /v0/models/{id}/status``."""
+        return JSONResponse(self._state.model_status(_key(request), _id(request)))
+
+    async def delete_model(self, request: Request) -> Response:
+        """``DELETE /v0/models/{id}/delete``."""
+        return JSONResponse(self._state.delete_model(_key(request), _id(request)))
+
+    async def bind(self, request: Request) -> Response:
+        """``POST /v0/models/{id}/bind``."""
+        binding = payloads.parse_binding(await _body(request))
+        return JSONResponse(self._state.bind(_key(request), _id(request), binding))
+
+    async def fit(self, request: Request) -> Response:
+        """``POST /v0/models/{id}/fit`` (any body is ignored)."""
+        return JSONResponse(self._state.fit(_key(request), _id(request)))
+
+    async def classify(self, request: Request) -> Response:
+        """``POST /v0/models/{id}/classify``."""
+        text = payloads.parse_classify(await _body(request))
+        return JSONResponse(self._state.classify(_key(request), _id(request), text))
+
+    async def generate(self, request: Request) -> Response:
+        """``POST /v0/models/{id}/generate``."""
+        generation = payloads.parse_generation(await _body(request))
+        return JSONResponse(self._state.generate(_key(request), _id(request), generation))
+
+    async def public_models(self, request: Request) -> Response:
+        """``GET /v0/public-models``."""
+        return JSONResponse(self._state.list_public_models())
+
+    async def list_files(self, request: Request) -> Response:
+        """``GET /v0/files``."""
+        return JSONResponse(self._state.list_files(_key(request)))
+
+    async def create_file(self, request: Request) -> Response:
+        """``POST /v0/files``: the upload URL points back at this server, as the client reached it."""
+        new_file = payloads.parse_new_file(await _body(request))
+        return JSONResponse(self._state.create_file(_key(request), new_file, str(request.base_url)))
+
+    async def file_status(self, request: Request) -> Response:
+        """``GET /v0/files/{id}/status``."""
+        return JSONResponse(self._state.file_status(_key(request), _id(request)))
+
+    async def delete_file(self, request: Request) -> Response:
+        """``DELETE /v0/files/{id}/delete``."""
+        return JSONResponse(self._state.delete_file(_key(request), _id(request)))
+
+    async def upload(self, request: Request) -> Response:
+        """``PUT`` on a signed upload URL: no API key, the ``signature`` query parameter instead."""
+        signature = request.query_params.get("signature", "")
+        self._state.upload(_id(request), signature, await request.body())
+        return Response(status_code=200)

@@ -1,0 +1,207 @@
+"""Models: create, list, status, delete; validation, authentication, scoping, public models, id spellings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from airflow_provider_ttm.emulator.records import format_time
+
+from .helpers import KEY, Api
+
+REFERENCE_KEYS = {"status", "model_name", "model_type", "model_params", "user_name", "last_updated_time"}
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+PUBLIC_CLASSIFIER = "9323f9dbc976ea5dc6c8272eb90742f9"
+PUBLIC_GENERATOR = "f9cab2f96d9e65a125264702489cad7a"
+
+
+def test_create_returns_the_reference_model_plus_the_sdk_spellings(api, clock):
+    model = api.create_model("classifier", name="my-shiny-classifier", model_params={"num_classes": 3})
+
+    assert set(model) == REFERENCE_KEYS | {"model_id", "name"}
+    assert model["status"] == "Created"
+    assert HEX32.match(model["model_name"])
+    assert model["model_id"] == model["model_name"]
+    assert model["user_name"] == model["name"] == "my-shiny-classifier"
+    assert model["model_type"] == "classifier"
+    assert model["model_params"] == {"num_classes": 3}
+    assert TIME.match(model["last_updated_time"])
+    assert model["last_updated_time"] == format_time(clock())
+
+
+def test_model_params_defaults_and_echo(api):
+    assert api.create_model("classifier", model_params=None)["model_params"] == {"num_classes": 2}
+    generator = api.create_model("generator", model_params={"train_iters": 7}, pretrained_model="base")
+    assert generator["model_params"] == {"train_iters": 7}
+    assert generator["user_name"] == ""
+
+
+def test_list_shows_own_models_without_params_in_creation_order(api):
+    first = api.create_model("classifier", name="a")
+    second = api.create_model("generator", name="b")
+
+    listed = api.ok("GET", "/v0/models")["models"]
+
+    assert [model["model_name"] for model in listed] == [first["model_name"], second["model_name"]]
+    assert all("model_params" not in model for model in listed)
+    assert set(listed[0]) == REFERENCE_KEYS - {"model_params"} | {"model_id", "name"}
+
+
+def test_status_then_delete_then_gone(api, server):
+    model = api.create_model()
+    model_id = model["model_name"]
+
+    assert api.ok("GET", f"/v0/models/{model_id}/status") == model
+    deleted = api.ok("DELETE", f"/v0/models/{model_id}/delete")
+
+    assert deleted["model_name"] == model_id
+    assert api.get(f"/v0/models/{model_id}/status").status_code == 404
+    assert api.delete(f"/v0/models/{model_id}/delete").status_code == 404
+    assert api.ok("GET", "/v0/models") == {"models": []}
+    assert server.control.deleted_models == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"", "model_type"),
+        (b"{not json", "JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b"{}", "model_type"),
+        (b'{"model_type": "regressor"}', "model_type"),
+        (b'{"model_type": 3}', "model_type"),
+        (b'{"model_type": "classifier", "model_params": {"num_classes": "3"}}', "model_params.num_classes"),
+        (b'{"model_type": "classifier", "model_params": {"num_classes": 1}}', "model_params.num_classes"),
+        (b'{"model_type": "classifier", "model_params": {"num_classes": true}}', "model_params.num_classes"),
+        (b'{"model_type": "classifier", "model_params": {"num_classes": 2.5}}', "model_params.num_classes"),
+        (b'{"model_type": "generator", "model_params": {"num_classes": 3}}', "model_params.num_classes"),
+        (b'{"model_type": "generator", "model_params": {"train_iters": 0}}', "model_params.train_iters"),
+        (b'{"model_type": "generator", "model_params": {"num_class": 3}}', "model_params.num_class"),
+        (b'{"model_type": "generator", "model_params": [3]}', "model_params"),
+        (b'{"model_type": "generator", "name": 5}', "name"),
+        (b'{"model_type": "generator", "colour": "red"}', "colour"),
+    ],
+)
+def test_bad_create_bodies_are_400_naming_the_problem(api, server, body, field):
+    response = api.post("/v0/models", data=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert field in response.json()["detail"]
+    assert server.control.models() == []
+
+
+ENDPOINTS = [
+    ("GET", "/v0/models"),
+    ("POST", "/v0/models"),
+    ("GET", "/v0/models/0123/status"),
+    ("DELETE", "/v0/models/0123/delete"),
+    ("POST", "/v0/models/0123/bind"),
+    ("POST", "/v0/models/0123/fit"),
+    ("POST", "/v0/models/0123/classify"),
+    ("POST", "/v0/models/0123/generate"),
+    ("GET", "/v0/public-models"),
+    ("GET", "/v0/files"),
+    ("POST", "/v0/files"),
+    ("GET", "/v0/files/0123/status"),
+    ("DELETE", "/v0/files/0123/delete"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_needs_a_key(server, method, path):
+    response = Api(server.url, None).request(method, path, json={})
+
+    assert response.status_code == 401
+    assert "Authorization" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("header", "hint"),
+    [("wrong-key-123", "Invalid API key"), (f"Bearer {KEY}", "without a 'Bearer ' prefix")],
+)
+def test_a_wrong_key_is_401_and_never_echoed(server, header, hint):
+    response = Api(server.url, header).get("/v0/models")
+
+    assert response.status_code == 401
+    assert hint in response.json()["detail"]
+    assert header not in response.text
+    assert KEY not in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), [endpoint for endpoint in ENDPOINTS if "0123" in endpoint[1]])
+def test_unknown_ids_are_404(api, method, path):
+    body = (
+        {"input": "x"}
+        if path.endswith(("classify", "generate"))
+        else {"train_file": "a", "validate_file": "b"}
+    )
+    response = api.request(method, path, json=body)
+
+    assert response.status_code == 404
+    assert "0123" in response.json()["detail"]
+
+
+def test_unknown_route_and_wrong_method_answer_json(api):
+    missing = api.get("/v0/nothing-here")
+    wrong_method = api.request("PUT", "/v0/models")
+
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
+    assert wrong_method.status_code == 405
+    assert "detail" in wrong_method.json()
+
+
+def test_models_are_visible_only_to_the_key_that_created_them(api, other_api):
+    model_id = api.create_model()["model_name"]
+
+    assert other_api.ok("GET", "/v0/models") == {"models": []}
+    assert other_api.get(f"/v0/models/{model_id}/status").status_code == 404
+    assert other_api.delete(f"/v0/models/{model_id}/delete").status_code == 404
+    assert api.status(model_id) == "Created"
+
+
+def test_public_models_are_ready_for_every_key_and_read_only(api, other_api):
+    public = api.ok("GET", "/v0/public-models")["models"]
+
+    assert [(model["model_name"], model["model_type"], model["status"]) for model in public] == [
+        (PUBLIC_CLASSIFIER, "classifier", "Ready"),
+        (PUBLIC_GENERATOR, "generator", "Ready"),
+    ]
+    assert other_api.ok("GET", "/v0/public-models") == {"models": public}
+    scores = other_api.ok("POST", f"/v0/models/{PUBLIC_CLASSIFIER}/classify", json={"input": "hi"})
+    assert (
+        len(scores["answer"]["scores"])
+        == api.ok("GET", f"/v0/models/{PUBLIC_CLASSIFIER}/status")["model_params"]["num_classes"]
+    )
+    assert api.ok("POST", f"/v0/models/{PUBLIC_GENERATOR}/generate", json={"input": "a wine"})["answer"][
+        "responses"
+    ]
+    assert api.delete(f"/v0/models/{PUBLIC_CLASSIFIER}/delete").status_code == 403
+    assert api.post(f"/v0/models/{PUBLIC_CLASSIFIER}/fit").status_code == 403
+    assert api.ok("GET", "/v0/models") == {"models": []}
+
+
+@pytest.mark.parametrize(
+    ("spelling", "present", "absent"),
+    [
+        ("both", {"model_name", "model_id", "user_name", "name"}, set()),
+        ("model_name", {"model_name", "user_name"}, {"model_id", "name"}),
+        ("model_id", {"model_id", "name"}, {"model_name", "user_name"}),
+    ],
+)
+def test_id_spelling(api, server, spelling, present, absent):
+    server.control.configure(id_spelling=spelling)
+
+    created = api.create_model(name="n")
+    model_id = created.get("model_name") or created["model_id"]
+    replies = [
+        created,
+        api.ok("GET", f"/v0/models/{model_id}/status"),
+        api.ok("GET", "/v0/models")["models"][0],
+    ]
+
+    for reply in replies:
+        assert present <= set(reply)
+        assert not absent & set(reply)
+        assert {"status", "model_type", "last_updated_time"} <= set(reply)
