@@ -1,0 +1,1 @@
+"""End-to-end tests: a real Airflow deployment (PostgreSQL, api-server, scheduler, triggerer)."""
