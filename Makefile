@@ -6,8 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PINNED := requirements/airflow-3.3.txt
+# The compatibility run: the same unit and dag.test() integration suites on Airflow 2.11.
+VENV_211 := .venv-2.11
+BIN_211 := $(VENV_211)/bin
+PINNED_211 := requirements/airflow-2.11.txt
 
-.PHONY: venv test lint unit integration demo clean
+.PHONY: venv test lint unit integration demo bench clean venv-2.11 test-2.11
 
 venv: $(VENV)/.installed
 
@@ -16,6 +20,15 @@ $(VENV)/.installed: $(PINNED) pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(PINNED)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv-2.11: $(VENV_211)/.installed
+
+$(VENV_211)/.installed: $(PINNED_211) pyproject.toml
+	test -x $(BIN_211)/python || $(PYTHON) -m venv $(VENV_211)
+	$(BIN_211)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN_211)/python -m pip install --quiet --disable-pip-version-check -r $(PINNED_211)
+	$(BIN_211)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 lint: venv
@@ -32,11 +45,22 @@ unit: venv
 integration: venv
 	$(BIN)/pytest -m "integration or e2e" tests
 
-test: lint unit integration
+# The unit and dag.test() integration suites again on Airflow 2.11, in their own venv (and, as for
+# every run, their own Airflow home); lint, types, the end-to-end and browser tests run on 3.3 only.
+test-2.11: venv-2.11
+	$(BIN_211)/pytest -m "not integration and not e2e" tests
+	$(BIN_211)/pytest -m integration tests
+
+test: lint unit integration test-2.11
 
 demo: venv
 	$(BIN)/python -m airflow_provider_ttm.testing.demo --dags-folder dags \
-		example_ttm_model_lifecycle example_ttm_deferrable
+		--conf 'example_ttm_nightly_retrain={"keep_champion": false}' \
+		example_ttm_model_lifecycle example_ttm_deferrable example_ttm_nightly_retrain
+
+# Waiting at scale, hook call cost and DAG parse cost, measured; rewrites benchmarks/README.md.
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(VENV_211) .pytest_cache .mypy_cache .ruff_cache .coverage

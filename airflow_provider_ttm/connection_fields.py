@@ -51,8 +51,15 @@ CONNECTION_EXTRA_FIELDS: dict[str, ExtraField] = {
 }
 
 
+# The port stays in the form: Airflow 3.3.2's Test action sends a saved connection's empty port as 0,
+# which the api-server refuses as "differs from the stored connection". A filled port (443 for the
+# service) keeps Test working; the hook adds it to a Base URL that names no port of its own.
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "login", "port", "extra"],
-    "relabeling": {"host": "Base URL", "password": "API Key"},
-    "placeholders": {"host": DEFAULT_BASE_URL, "password": "your Tune The Model API key"},
+    "hidden-fields": ["schema", "login", "extra"],
+    "relabeling": {"host": "Base URL", "password": "API Key", "port": "Base URL port"},
+    "placeholders": {
+        "host": DEFAULT_BASE_URL,
+        "password": "your Tune The Model API key",
+        "port": "443 (fill in: Airflow 3.3.2's Test button needs it)",
+    },
 }

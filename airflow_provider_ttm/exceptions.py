@@ -29,13 +29,15 @@ class TuneTheModelTransportError(TuneTheModelError):
 
     :param message: what happened, without secrets.
     :param sent: whether the request may have reached the service (its outcome is unknown).
+    :param timed_out: whether no answer came within the timeout (the service may still be at work).
     """
 
     retryable = True
 
-    def __init__(self, message: str, *, sent: bool) -> None:
+    def __init__(self, message: str, *, sent: bool, timed_out: bool = False) -> None:
         super().__init__(message)
         self.sent = sent
+        self.timed_out = timed_out
 
 
 class TuneTheModelApiError(TuneTheModelError):
@@ -86,7 +88,19 @@ class TuneTheModelServerError(TuneTheModelRetryableApiError):
 
 
 class TuneTheModelMalformedResponseError(TuneTheModelApiError):
-    """The reply could not be understood: not JSON, truncated, too large, or missing fields."""
+    """The reply could not be understood: not JSON, truncated, too large, or missing fields.
+
+    Retryable (a reply garbled in transit may come through whole next time), except when the
+    reply was too large, which asking again will not change.
+
+    :param message: what was wrong, with the first bytes of the body.
+    :param status_code: the HTTP status code.
+    :param retryable: whether asking again may help.
+    """
+
+    def __init__(self, message: str, *, status_code: int, retryable: bool = True) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retryable = retryable
 
 
 class TuneTheModelFitFailedError(TuneTheModelError, AirflowFailException):
@@ -95,3 +109,15 @@ class TuneTheModelFitFailedError(TuneTheModelError, AirflowFailException):
 
 class TuneTheModelWaitTimeoutError(TuneTheModelError, AirflowSensorTimeout):
     """The model did not become Ready within the time the task allowed."""
+
+
+class TuneTheModelBatchItemError(TuneTheModelError):
+    """One input of a batch failed for good; the batch stopped.
+
+    :param message: which input failed and why.
+    :param index: the input's position in the batch (from 0).
+    """
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index

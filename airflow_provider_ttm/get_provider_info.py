@@ -31,7 +31,16 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": [f"{_MODULE}.hooks.ttm"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": [f"{_MODULE}.operators.ttm"]}],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    f"{_MODULE}.operators.ttm",
+                    f"{_MODULE}.operators.training",
+                    f"{_MODULE}.operators.inference",
+                ],
+            }
+        ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": [f"{_MODULE}.sensors.ttm"]}],
         "triggers": [{"integration-name": _INTEGRATION, "python-modules": [f"{_MODULE}.triggers.ttm"]}],
         "connection-types": [

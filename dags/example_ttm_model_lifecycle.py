@@ -1,13 +1,15 @@
 """Create a Tune The Model classifier, wait until it is Ready, then delete it.
 
 The delete task is a teardown of the create task: it runs, and removes the model, even when the
-wait fails or the run is cut short. ``TTM_EXAMPLE_POKE_INTERVAL`` (seconds, default 60) lets the
-demo poll the bundled emulator quickly; against the real service keep the default.
+wait fails or the run is cut short, and it is retried. ``TTM_EXAMPLE_POKE_INTERVAL`` (seconds,
+default 60) and ``TTM_EXAMPLE_RETRY_DELAY`` (seconds, default 300) let the demo and the tests run
+quickly against the bundled emulator; against the real service keep the defaults.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
@@ -19,6 +21,7 @@ from airflow_provider_ttm.operators.ttm import (
 from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
 
 POKE_INTERVAL = float(os.environ.get("TTM_EXAMPLE_POKE_INTERVAL", "60"))
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("TTM_EXAMPLE_RETRY_DELAY", "300")))
 
 with DAG(
     dag_id="example_ttm_model_lifecycle",
@@ -40,6 +43,9 @@ with DAG(
         timeout=60 * 60 * 6,
         mode="reschedule",
     )
-    delete = TuneTheModelDeleteModelOperator(task_id="delete_model", model_name=create.output)
+    # Cleanup is worth retrying: a model left behind keeps costing money.
+    delete = TuneTheModelDeleteModelOperator(
+        task_id="delete_model", model_name=create.output, retries=2, retry_delay=RETRY_DELAY
+    )
 
     create >> wait >> delete.as_teardown(setups=create)

@@ -21,6 +21,7 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "TTM_EXAMPLE_POKE_INTERVAL": "0.5",
+        "TTM_EXAMPLE_RETRY_DELAY": "1",
     }
 )
 

@@ -18,7 +18,10 @@ def test_there_are_example_dags() -> None:
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda path: path.stem)
 def test_dag_file_imports_without_errors_or_warnings(dag_file) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dagbag import DagBag
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

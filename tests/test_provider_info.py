@@ -8,6 +8,7 @@ from pathlib import Path
 
 import airflow
 import jsonschema
+import pytest
 
 from airflow_provider_ttm.get_provider_info import get_provider_info
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -59,3 +60,45 @@ def test_every_listed_module_imports() -> None:
         for entry in info[section]:
             for module in entry["python-modules"]:
                 assert importlib.import_module(module)
+
+
+def test_the_installed_airflow_reads_the_connection_form() -> None:
+    """Airflow 3.2+ reads the form from the provider info, older Airflow from the hook's methods."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    (connection,) = get_provider_info()["connection-types"]
+    behaviour = manager.field_behaviours["ttm"]
+    assert behaviour["hidden_fields"] == connection["ui-field-behaviour"]["hidden-fields"]
+    assert behaviour["relabeling"] == connection["ui-field-behaviour"]["relabeling"]
+    assert behaviour["placeholders"] == connection["ui-field-behaviour"]["placeholders"]
+    prefix = "extra__ttm__"
+    extras = {
+        name.removeprefix(prefix) for name in manager.connection_form_widgets if name.startswith(prefix)
+    }
+    assert extras == set(connection["conn-fields"])
+
+
+def test_hook_form_widgets_follow_the_declared_fields() -> None:
+    """The widgets Airflow < 3.2 shows (its UI brings Flask-AppBuilder and WTForms; 3.x may not)."""
+    pytest.importorskip("flask_appbuilder", reason="the hook's form widgets are read by Airflow < 3.2 only")
+    from wtforms import BooleanField, IntegerField, StringField
+
+    widgets = TuneTheModelHook.get_connection_form_widgets()
+
+    (connection,) = get_provider_info()["connection-types"]
+    assert set(widgets) == set(connection["conn-fields"])
+    for name, widget in widgets.items():
+        assert str(widget.args[0]) == connection["conn-fields"][name]["label"]
+    kinds = {name: widget.field_class for name, widget in widgets.items()}
+    assert kinds == {
+        "timeout": StringField,
+        "max_attempts": IntegerField,
+        "backoff_cap": StringField,
+        "verify": StringField,
+        "allow_insecure_http": BooleanField,
+    }
+    assert widgets["verify"].kwargs["default"] == "true"
+    assert widgets["allow_insecure_http"].kwargs["default"] is False
+    (_, bounds) = widgets["max_attempts"].kwargs["validators"]
+    assert (bounds.min, bounds.max) == (1, 20)

@@ -56,6 +56,7 @@ def decode_reply(
             f"Reply larger than {MAX_REPLY_BYTES} bytes (HTTP {status_code}); refused unparsed. "
             f"It starts: {excerpt(body)}",
             status_code=status_code,
+            retryable=False,
         )
     try:
         return json.loads(body)

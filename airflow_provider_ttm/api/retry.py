@@ -11,6 +11,7 @@ import pendulum
 
 from airflow_provider_ttm.exceptions import (
     TuneTheModelError,
+    TuneTheModelMalformedResponseError,
     TuneTheModelServerError,
     TuneTheModelTransportError,
 )
@@ -84,11 +85,22 @@ def parse_retry_after(value: str | None, now: pendulum.DateTime | None = None) -
 def may_have_taken_effect(error: BaseException) -> bool:
     """Whether a failed request may still have been carried out by the service.
 
-    True for a request sent without an answer (timeout, dropped connection) and for gateway
-    failures (500, 502, 504) that can happen after the service acted; False for 429 and 503, which
-    the service sends instead of acting. A non-idempotent request in this state must not be sent
-    again blindly.
+    True for a request sent without an answer (timeout, dropped connection), for a success reply
+    that could not be read, and for gateway failures (500, 502, 504) that can happen after the
+    service acted; False for 429 and 503, which the service sends instead of acting. A
+    non-idempotent request in this state must not be sent again blindly.
     """
     if isinstance(error, TuneTheModelTransportError):
         return error.sent
+    if isinstance(error, TuneTheModelMalformedResponseError):
+        return 200 <= error.http_status < 300
     return isinstance(error, TuneTheModelServerError) and error.http_status in (500, 502, 504)
+
+
+def settle_seconds(error: BaseException, timeout: float) -> float:
+    """How long to let the service finish before checking whether a request took effect.
+
+    A request that timed out may still be carried out; giving the service another ``timeout``
+    before looking keeps a slow success from being mistaken for a failure and repeated.
+    """
+    return timeout if isinstance(error, TuneTheModelTransportError) and error.timed_out else 0.0

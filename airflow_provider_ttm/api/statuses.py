@@ -79,3 +79,23 @@ def has_model_failed(status: str) -> bool:
 def is_model_status_known(status: str) -> bool:
     """Whether ``status`` is one of the documented model statuses."""
     return ModelStatus.parse(status) is not None
+
+
+def has_training_started(status: str) -> bool:
+    """Whether a model in ``status`` was already asked to train (or is trained): do not fit it again."""
+    return ModelStatus.parse(status) in MODEL_STATUSES_AFTER_FIT
+
+
+def is_file_ready(status: str) -> bool:
+    """Whether a dataset file in ``status`` is processed and can be bound to a model."""
+    return FileStatus.parse(status) is FileStatus.READY
+
+
+def has_file_failed(status: str) -> bool:
+    """Whether the service could not process a dataset file in ``status``."""
+    return FileStatus.parse(status) is FileStatus.FAILED
+
+
+def is_file_status_known(status: str) -> bool:
+    """Whether ``status`` is one of the documented file statuses."""
+    return FileStatus.parse(status) is not None

@@ -57,7 +57,8 @@ class EmulatorConfig:
     :param train_seconds: how long a fit takes from TrainRequested to Ready (or FitFailed).
     :param auto_train_seconds: if set, a bare created model trains by itself and is Ready (or
         FitFailed, see ``fit_failure_rate``) after this many seconds; if ``None`` it stays Created
-        until datasets are bound and fit.
+        until datasets are bound and fit. Binding datasets before it is Ready stops the
+        auto-training, so a DAG that trains its model for real goes through the real life cycle.
     :param file_processing_seconds: how long an uploaded dataset stays FileLoading before FileReady.
     :param fit_failure_rate: the share of trainings (fits and auto-trainings) that end FitFailed,
         drawn from the seeded RNG.

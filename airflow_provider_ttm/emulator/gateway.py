@@ -89,8 +89,11 @@ class Gateway:
         logger.info("Injecting a %s fault into %s %s", rule.kind, method, path)
         if not rule.after:
             if rule.kind == "latency":
+                # The request is read at once, as a real server does, so a client that gives up
+                # while the work is slow still gets its request carried out.
+                replay = await _buffered(receive)
                 await asyncio.sleep(rule.delay_seconds)
-                await self._serve(scope, receive, send, headers)
+                await self._serve(scope, replay, send, headers)
             else:
                 await _misbehave(rule, None, scope, receive, send)
             return
@@ -115,6 +118,24 @@ class Gateway:
                 await error.response()(scope, receive, send)
                 return
         await self._app(scope, receive, send)
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; return a ``receive`` that hands it out again."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay
 
 
 async def _misbehave(

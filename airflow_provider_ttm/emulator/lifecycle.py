@@ -29,6 +29,8 @@ MODEL_STATUSES: Final = (
 )
 BINDABLE: Final = frozenset({CREATED, DATASETS_LOADED, READY_TO_FIT, FIT_FAILED})
 FITTABLE: Final = frozenset({DATASETS_LOADED, READY_TO_FIT})
+# Statuses of an auto-training that a bind may still take over (not its end).
+AUTO_TRAINING_INTERRUPTIBLE: Final = frozenset({TRAIN_REQUESTED, IN_QUEUE, TRAINING})
 
 FILE_CREATED: Final = "FileCreated"
 FILE_LOADING: Final = "FileLoading"

@@ -28,6 +28,7 @@ class ModelRecord:
     :param pretrained_model: the base model asked for at creation, if any.
     :param train_file: the bound training file's id.
     :param validate_file: the bound validation file's id.
+    :param auto_training: it is training by itself (``auto_train_seconds``); a bind takes over.
     """
 
     model_id: str
@@ -39,6 +40,7 @@ class ModelRecord:
     pretrained_model: str | None = None
     train_file: str | None = None
     validate_file: str | None = None
+    auto_training: bool = False
 
     def render(self, now: float, id_spelling: str, *, with_params: bool = True) -> dict[str, Any]:
         """

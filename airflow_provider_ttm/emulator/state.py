@@ -153,6 +153,7 @@ class EmulatorState:
                 params=request.params,
                 timeline=timeline,
                 pretrained_model=request.pretrained_model,
+                auto_training=self._config.auto_train_seconds is not None,
             )
             self._models[record.model_id] = record
             return self._render(record, now)
@@ -176,7 +177,10 @@ class EmulatorState:
             now = self._now()
             record = self._own_model(key, model_id)
             status = record.timeline.at(now)[0]
-            if status not in lifecycle.BINDABLE:
+            # Auto-training stands in for a training nobody asked for: a client that binds
+            # datasets takes the model through the real life cycle instead, until it is Ready.
+            taken_over = record.auto_training and status in lifecycle.AUTO_TRAINING_INTERRUPTIBLE
+            if status not in lifecycle.BINDABLE and not taken_over:
                 raise ApiError(400, f"Model is {status}: datasets can only be bound before training")
             for field, file_id in (
                 ("train_file", binding.train_file),
@@ -184,6 +188,7 @@ class EmulatorState:
             ):
                 self._check_bindable(key, record, field, file_id, now)
             record.train_file, record.validate_file = binding.train_file, binding.validate_file
+            record.auto_training = False
             record.timeline.replan(now, [(now, lifecycle.DATASETS_LOADED)])
             return self._render(record, now)
 
@@ -363,6 +368,7 @@ class EmulatorState:
             if record is None:
                 raise ApiError(404, f"Model not found: {model_id}")
             now = self._now()
+            record.auto_training = False
             record.timeline.replan(now, [(now, status)])
             return record.describe(now)
 

@@ -73,7 +73,7 @@ class _RetryingTransport:
             request.path,
             attempt,
             self.settings.retry.max_attempts,
-            error,
+            str(error).rstrip("."),
             wait,
         )
         return wait
@@ -138,7 +138,9 @@ class SyncTransport(_RetryingTransport):
                     secret=self.settings.api_key,
                 )
         except requests.exceptions.RequestException as error:
-            raise _transport_error(request, error, sent=_requests_error_was_sent(error)) from None
+            timed_out = isinstance(error, requests.exceptions.Timeout)
+            sent = _requests_error_was_sent(error)
+            raise _transport_error(request, error, sent=sent, timed_out=timed_out) from None
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -204,7 +206,8 @@ class AsyncTransport(_RetryingTransport):
                 )
         except httpx.HTTPError as error:
             sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-            raise _transport_error(request, error, sent=sent) from None
+            timed_out = isinstance(error, httpx.TimeoutException)
+            raise _transport_error(request, error, sent=sent, timed_out=timed_out) from None
 
     async def aclose(self) -> None:
         """Close the client, if this transport opened it."""
@@ -239,9 +242,13 @@ def _requests_error_was_sent(error: requests.exceptions.RequestException) -> boo
     return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
-def _transport_error(request: ApiRequest, error: Exception, *, sent: bool) -> TuneTheModelTransportError:
+def _transport_error(
+    request: ApiRequest, error: Exception, *, sent: bool, timed_out: bool
+) -> TuneTheModelTransportError:
     state = "its outcome is unknown" if sent else "it was not sent"
     reason = str(error)[:300] or type(error).__name__
     return TuneTheModelTransportError(
-        f"Tune The Model {request.method} {request.path} got no answer ({reason}); {state}.", sent=sent
+        f"Tune The Model {request.method} {request.path} got no answer ({reason}); {state}.",
+        sent=sent,
+        timed_out=timed_out,
     )

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
-from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.api import endpoints, files, inference, training
+from airflow_provider_ttm.api.files import FileRecord, parse_file, parse_file_list
 from airflow_provider_ttm.api.records import ModelRecord, parse_model, parse_model_list
-from airflow_provider_ttm.connection_fields import UI_FIELD_BEHAVIOUR
+from airflow_provider_ttm.api.retry import settle_seconds
+from airflow_provider_ttm.api.statuses import has_training_started
+from airflow_provider_ttm.connection_fields import CONNECTION_EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_ttm.connection_settings import ConnectionSettings
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelNotFoundError
+from airflow_provider_ttm.hooks import polling
+from airflow_provider_ttm.hooks.batch import BatchRunner
 from airflow_provider_ttm.hooks.transport import AsyncTransport, SyncTransport
+from airflow_provider_ttm.hooks.upload import UploadTransport
+from airflow_provider_ttm.version_compat import amask_secret
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from airflow.providers.common.compat.sdk import Connection
+
+    from airflow_provider_ttm.api.datasets import Dataset
+    from airflow_provider_ttm.api.inference import GenerationOptions
+
+ResultT = TypeVar("ResultT")
 
 
 class TuneTheModelHook(BaseHook):
@@ -43,6 +58,36 @@ class TuneTheModelHook(BaseHook):
         """Form layout for Airflow versions that read it from the hook (before 3.2)."""
         return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the form for Airflow versions that read them from the hook (before 3.2)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        widgets: dict[str, Any] = {}
+        for name, field in CONNECTION_EXTRA_FIELDS.items():
+            types, default = field.schema["type"], field.schema.get("default")
+            label, description = lazy_gettext(field.label), field.description
+            if types == ["boolean", "null"]:
+                widgets[name] = BooleanField(label, description=description, default=default)
+            elif types == ["integer", "null"]:
+                bounds = NumberRange(min=field.schema.get("minimum"), max=field.schema.get("maximum"))
+                widgets[name] = IntegerField(
+                    label,
+                    description=description,
+                    validators=[Optional(), bounds],
+                    widget=BS3TextFieldWidget(),
+                    default=default,
+                )
+            else:  # numbers and the string-or-boolean 'verify': text the hook validates when used
+                text = str(default).lower() if isinstance(default, bool) else default
+                widgets[name] = StringField(
+                    label, description=description, widget=BS3TextFieldWidget(), default=text
+                )
+        return widgets
+
     @cached_property
     def settings(self) -> ConnectionSettings:
         """The connection's settings, read once per hook."""
@@ -51,7 +96,6 @@ class TuneTheModelHook(BaseHook):
     async def aget_settings(self) -> ConnectionSettings:
         """The connection's settings, read without blocking the event loop."""
         from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-        from airflow.sdk.log import amask_secret
 
         conn = await get_async_connection(self.ttm_conn_id, hook=self)
         settings = ConnectionSettings.from_connection(
@@ -99,6 +143,13 @@ class TuneTheModelHook(BaseHook):
         """
         return parse_model(await transport.send(endpoints.get_model_status(model_name)))
 
+    async def alist_models(self, transport: AsyncTransport) -> list[ModelRecord]:
+        """Every model of the API key, without blocking (one request for all their statuses).
+
+        :param transport: an open async transport (see ``async_transport``).
+        """
+        return parse_model_list(await transport.send(endpoints.list_models()))
+
     def create_model(
         self,
         model_type: str,
@@ -144,11 +195,19 @@ class TuneTheModelHook(BaseHook):
                     "without a name a second model could not be told apart. Give the operator a 'name' "
                     "to make creation safe to retry, and check the service for a stray model."
                 ) from error
+            settle = settle_seconds(error, self.settings.timeout)
+            if settle:
+                self.log.warning("Create of %r timed out; giving the service %.0f s to finish.", name, settle)
+                time.sleep(settle)
             found = self._find_new_model(name, known_ids)
             if found is None:
+                self.log.warning("Create of %r failed (%s); no model of that name appeared.", name, error)
                 return None
             self.log.warning(
-                "Create of %r got no answer, but the service has it: %s.", name, found.model_name
+                "Create of %r got no usable answer (%s), but the service made it: %s.",
+                name,
+                error,
+                found.model_name,
             )
             return found.to_dict()
 
@@ -174,6 +233,244 @@ class TuneTheModelHook(BaseHook):
                 raise
             self.log.info("Model %s is already gone; nothing to delete.", model_name)
             return None
+
+    # --- dataset files -----------------------------------------------------------------------
+
+    def list_files(self) -> list[FileRecord]:
+        """Every dataset file of the API key."""
+        return parse_file_list(self.transport.send(files.list_files()))
+
+    def get_file(self, file_id: str) -> FileRecord:
+        """One dataset file, from its status endpoint.
+
+        :param file_id: the file's id.
+        """
+        return parse_file(self.transport.send(files.get_file_status(file_id)))
+
+    def create_file(self, name: str, task_type: str) -> FileRecord:
+        """Create an empty dataset file with an upload URL, at most once.
+
+        Like ``create_model``: a create whose outcome is unknown is only sent again when no new
+        file of that ``name`` appeared meanwhile.
+
+        :param name: the file's name (unique names make a lost reply recoverable).
+        :param task_type: ``classifier`` or ``generator``.
+        """
+        request = files.create_file(name, task_type)
+        known_ids = {record.file_id for record in self._files_named(name)}
+
+        def recover(error: TuneTheModelError) -> dict[str, Any] | None:
+            settle = settle_seconds(error, self.settings.timeout)
+            if settle:
+                time.sleep(settle)
+            new = [record for record in self._files_named(name) if record.file_id not in known_ids]
+            if not new:
+                return None
+            self.log.warning(
+                "Create of file %r got no usable answer (%s), but the service made it.", name, error
+            )
+            return new[0].to_dict(with_upload_url=True)
+
+        return parse_file(self.transport.send(request, recover=recover))
+
+    def _files_named(self, name: str) -> list[FileRecord]:
+        return [record for record in self.list_files() if record.file_name == name]
+
+    def delete_file(self, file_id: str, *, missing_ok: bool = True) -> FileRecord | None:
+        """Delete a dataset file.
+
+        :param file_id: the file's id.
+        :param missing_ok: return None instead of raising when the file is already gone.
+        """
+        try:
+            return parse_file(self.transport.send(files.delete_file(file_id)))
+        except TuneTheModelNotFoundError:
+            if not missing_ok:
+                raise
+            self.log.info("File %s is already gone; nothing to delete.", file_id)
+            return None
+
+    @cached_property
+    def upload_transport(self) -> UploadTransport:
+        """The session that PUTs datasets to upload URLs: it never carries the API key."""
+        return UploadTransport(self.settings, self.log)
+
+    def upload_dataset(self, file: FileRecord, dataset: Dataset) -> None:
+        """PUT ``dataset`` to the file's presigned upload URL, without the API key.
+
+        :param file: the file, as ``create_file`` returned it (with its ``upload_url``).
+        :param dataset: the validated dataset.
+        """
+        url = files.checked_upload_url(file, allow_http=self.settings.base_url.startswith("http://"))
+        self.upload_transport.put(url, dataset.to_json())
+        self.log.info("Uploaded %d rows to file %s (%s).", len(dataset), file.file_id, file.file_name)
+
+    def wait_for_files(
+        self, file_ids: Sequence[str], *, poll_interval: float = 60.0, timeout: float = 3600.0
+    ) -> list[FileRecord]:
+        """Wait until every file is processed (``FileReady``); return their records.
+
+        :param file_ids: the files' ids.
+        :param poll_interval: the longest pause between two status reads (the first are shorter).
+        :param timeout: seconds to wait in all.
+        """
+        return polling.wait_for_files(
+            self.get_file, file_ids, poll_interval=poll_interval, timeout=timeout, log=self.log
+        )
+
+    # --- training ------------------------------------------------------------------------------
+
+    def bind_datasets(self, model_name: str, train_file: str, validate_file: str) -> ModelRecord:
+        """Attach a ready training and validation file to a model (it becomes ``DatasetsLoaded``).
+
+        :param model_name: the model's id.
+        :param train_file: the training file's id.
+        :param validate_file: the validation file's id.
+        """
+        reply = self.transport.send(training.bind_datasets(model_name, train_file, validate_file))
+        return self._model_from(reply, model_name)
+
+    def fit_model(self, model_name: str) -> ModelRecord:
+        """Start training a model, unless it is already training or trained.
+
+        The status is read first, and a fit whose outcome is unknown is only sent again when the
+        status shows it did not start, so a model is never fitted (and billed) twice.
+
+        :param model_name: the model's id.
+        """
+        current = self.get_model(model_name)
+        if has_training_started(current.status):
+            self.log.info("Model %s is already %s; not fitting it again.", model_name, current.status)
+            return current
+
+        def recover(error: TuneTheModelError) -> dict[str, Any] | None:
+            settle = settle_seconds(error, self.settings.timeout)
+            if settle:
+                time.sleep(settle)
+            record = self.get_model(model_name)
+            if not has_training_started(record.status):
+                return None
+            self.log.warning(
+                "Fit of %s got no usable answer (%s), but it is %s.", model_name, error, record.status
+            )
+            return record.to_dict()
+
+        return self._model_from(
+            self.transport.send(training.fit_model(model_name), recover=recover), model_name
+        )
+
+    def _model_from(self, reply: Any, model_name: str) -> ModelRecord:
+        """The model a bind or fit reply describes; read from the status endpoint if it does not."""
+        if isinstance(reply, dict) and isinstance(reply.get("status"), str):
+            return parse_model({"model_name": model_name, **reply})
+        return self.get_model(model_name)
+
+    def wait_for_model(
+        self, model_name: str, *, poll_interval: float = 60.0, timeout: float = 86400.0
+    ) -> ModelRecord:
+        """Wait in this thread until the model is Ready; return it.
+
+        :param model_name: the model's id.
+        :param poll_interval: seconds between status reads.
+        :param timeout: seconds to wait in all.
+        :raises TuneTheModelFitFailedError: when its training failed.
+        :raises TuneTheModelWaitTimeoutError: when it is not Ready in time.
+        """
+        return polling.wait_for_model(
+            self.get_model, model_name, poll_interval=poll_interval, timeout=timeout, log=self.log
+        )
+
+    # --- inference -----------------------------------------------------------------------------
+
+    def list_public_models(self) -> list[ModelRecord]:
+        """The ready-made models anyone may call."""
+        return parse_model_list(self.transport.send(inference.list_public_models()))
+
+    def classify(self, model_name: str, text: str, *, transport: SyncTransport | None = None) -> list[float]:
+        """Class scores of one input text.
+
+        :param model_name: the classifier's id.
+        :param text: the input text.
+        :param transport: the transport to send on (default: the hook's own).
+        """
+        reply = (transport or self.transport).send(inference.classify(model_name, text))
+        return inference.parse_scores(reply)
+
+    def generate(
+        self,
+        model_name: str,
+        text: str,
+        options: GenerationOptions | None = None,
+        *,
+        transport: SyncTransport | None = None,
+    ) -> list[str]:
+        """Responses of a generator to one input text.
+
+        :param model_name: the generator's id.
+        :param text: the input text.
+        :param options: ``num_hypos``, ``max_tokens``, ``temperature`` and the other knobs.
+        :param transport: the transport to send on (default: the hook's own).
+        """
+        reply = (transport or self.transport).send(inference.generate(model_name, text, options))
+        return inference.parse_responses(reply)
+
+    def classify_batch(
+        self, model_name: str, texts: Sequence[str], *, max_concurrency: int = 4, retries: int = 2
+    ) -> list[list[float]]:
+        """Class scores of every text, in order, ``max_concurrency`` requests at a time.
+
+        :param model_name: the classifier's id.
+        :param texts: the input texts.
+        :param max_concurrency: the most requests in flight at once.
+        :param retries: extra attempts of an input whose failure may pass (see ``BatchRunner``).
+        :raises TuneTheModelBatchItemError: naming the input that failed for good.
+        """
+        for text in texts:
+            inference.classify(model_name, text)
+
+        def call(transport: SyncTransport, text: str) -> list[float]:
+            return self.classify(model_name, text, transport=transport)
+
+        return self._run_batch(call, texts, max_concurrency, retries)
+
+    def generate_batch(
+        self,
+        model_name: str,
+        texts: Sequence[str],
+        options: GenerationOptions | None = None,
+        *,
+        max_concurrency: int = 4,
+        retries: int = 2,
+    ) -> list[list[str]]:
+        """Responses to every text, in order, ``max_concurrency`` requests at a time.
+
+        :param model_name: the generator's id.
+        :param texts: the input texts.
+        :param options: the generation knobs, the same for every input.
+        :param max_concurrency: the most requests in flight at once.
+        :param retries: extra attempts of an input whose failure may pass (see ``BatchRunner``).
+        :raises TuneTheModelBatchItemError: naming the input that failed for good.
+        """
+        for text in texts:
+            inference.generate(model_name, text, options)
+
+        def call(transport: SyncTransport, text: str) -> list[str]:
+            return self.generate(model_name, text, options, transport=transport)
+
+        return self._run_batch(call, texts, max_concurrency, retries)
+
+    def _run_batch(
+        self,
+        call: Callable[[SyncTransport, str], ResultT],
+        texts: Sequence[str],
+        concurrency: int,
+        retries: int,
+    ) -> list[ResultT]:
+        runner = BatchRunner(self.settings, self.log, call, max_concurrency=concurrency, retries=retries)
+        results = runner.run(texts)
+        if runner.retried:
+            self.log.info("%d inputs needed another attempt.", runner.retried)
+        return results
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the base URL and API key with one list call (backs the UI's Test button)."""

@@ -12,9 +12,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin,
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
-from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
-from airflow_provider_ttm.exceptions import TuneTheModelFitFailedError, TuneTheModelWaitTimeoutError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.events import model_from_event
 
@@ -62,6 +60,8 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
     :param poll_interval: seconds between status checks while waiting.
     :param timeout: how long to wait for Ready (seconds or ``timedelta``).
     :param max_consecutive_errors: transient status-check failures in a row tolerated while waiting.
+    :param coalesce: while deferred, share one list request per interval with the other waits on
+        this connection in the triggerer (default); False polls this model's status endpoint alone.
     :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
@@ -88,6 +88,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
         max_consecutive_errors: int = 5,
+        coalesce: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -103,6 +104,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         self.max_consecutive_errors = endpoints.whole_number(
             "max_consecutive_errors", max_consecutive_errors, minimum=0
         )
+        self.coalesce = coalesce
         if not any(
             is_resolved_later(value)
             for value in (model_type, name, num_classes, train_iters, pretrained_model)
@@ -172,11 +174,12 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
                     deadline=time.time() + self.wait_timeout,
                     max_consecutive_errors=self.max_consecutive_errors,
                     started_at=time.time(),
+                    coalesce=self.coalesce,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.wait_timeout),
             )
-        self._wait_in_worker(model_name)
+        self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
         return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
@@ -188,24 +191,6 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         model = model_from_event(event)
         self.log.info("Model %s is Ready.", model["model_name"])
         return str(model["model_name"])
-
-    def _wait_in_worker(self, model_name: str) -> None:
-        watch = StatusWatch(model_name, started_at=time.time())
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            record = self.hook.get_model(model_name)
-            outcome, message = watch.observe(record, time.time())
-            if message:
-                self.log.info(message)
-            if outcome is WaitOutcome.READY:
-                return
-            if outcome is WaitOutcome.FAILED:
-                raise TuneTheModelFitFailedError(message or f"Model {model_name} is {record.status}.")
-            if time.monotonic() >= deadline:
-                raise TuneTheModelWaitTimeoutError(
-                    f"Model {model_name} was not Ready after {self.wait_timeout:g} s (last status {record.status})."
-                )
-            time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
 
 
 class TuneTheModelDeleteModelOperator(_TuneTheModelOperator):
@@ -243,17 +228,24 @@ class TuneTheModelListModelsOperator(_TuneTheModelOperator):
 
     :param statuses: keep models in one of these statuses (any case), e.g. ``["Ready"]``. (templated)
     :param model_type: keep only ``classifier`` or ``generator`` models. (templated)
+    :param public: list the public models (ready-made, callable with any key) instead of the key's own.
     :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
     template_fields: Sequence[str] = ("statuses", "model_type", "ttm_conn_id")
 
     def __init__(
-        self, *, statuses: list[str] | None = None, model_type: str | None = None, **kwargs: Any
+        self,
+        *,
+        statuses: list[str] | None = None,
+        model_type: str | None = None,
+        public: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.statuses = statuses
         self.model_type = model_type
+        self.public = public
         if model_type is not None and not is_resolved_later(model_type):
             endpoints.validate_model_type(model_type)
         if isinstance(statuses, list):
@@ -263,8 +255,9 @@ class TuneTheModelListModelsOperator(_TuneTheModelOperator):
         """Return the models, filtered."""
         if self.model_type is not None:
             endpoints.validate_model_type(self.model_type)
-        models = filter_models(self.hook.list_models(), statuses=self.statuses, model_type=self.model_type)
-        self.log.info("Found %d models.", len(models))
+        listed = self.hook.list_public_models() if self.public else self.hook.list_models()
+        models = filter_models(listed, statuses=self.statuses, model_type=self.model_type)
+        self.log.info("Found %d %smodels.", len(models), "public " if self.public else "")
         return [model.to_dict() for model in models]
 
 

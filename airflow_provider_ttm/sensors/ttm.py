@@ -12,9 +12,10 @@ from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnVa
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
-from airflow_provider_ttm.exceptions import TuneTheModelFitFailedError
+from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.events import model_from_event
+from airflow_provider_ttm.version_compat import first_reschedule_date
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,7 +33,10 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
     :param model_name: the model's id. (templated)
     :param deferrable: wait in the triggerer (default from ``[operators] default_deferrable``).
     :param strict: fail on a status this provider does not know, instead of waiting on.
-    :param max_consecutive_errors: transient status-check failures in a row tolerated while deferred.
+    :param max_consecutive_errors: transient status-check failures in a row tolerated (each one
+        after the hook's own retries) before the sensor fails.
+    :param coalesce: while deferred, share one list request per interval with the other waits on
+        this connection in the triggerer (default); False polls this model's status endpoint alone.
     :param ttm_conn_id: the Airflow connection to use. (templated)
 
     ``poke_interval`` is the time between status checks in every mode, and ``timeout`` bounds the
@@ -49,22 +53,30 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         strict: bool = False,
         max_consecutive_errors: int = 5,
+        coalesce: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 60.0)
+        # Checked before BaseSensorOperator as well: Airflow 2.11 refuses a negative value there with
+        # a bare AirflowException, and every Airflow should raise the same ValueError.
+        for name in ("poke_interval", "timeout"):
+            if name in kwargs:
+                positive_seconds(name, kwargs[name])
         super().__init__(**kwargs)
-        positive_seconds("poke_interval", self.poke_interval)
+        positive_seconds("poke_interval", self.poke_interval)  # also what default_args set
         positive_seconds("timeout", self.timeout)
         self.model_name = model_name
         self.ttm_conn_id = ttm_conn_id
         self.deferrable = deferrable
         self.strict = strict
+        self.coalesce = coalesce
         self.max_consecutive_errors = endpoints.whole_number(
             "max_consecutive_errors", max_consecutive_errors, minimum=0
         )
         if not is_resolved_later(model_name):
             endpoints.validate_model_name(model_name)
         self._watch: StatusWatch | None = None
+        self._errors_in_a_row = 0
 
     @cached_property
     def hook(self) -> TuneTheModelHook:
@@ -91,6 +103,7 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
                 max_consecutive_errors=self.max_consecutive_errors,
                 strict=self.strict,
                 started_at=self._watch.started_at if self._watch else None,
+                coalesce=self.coalesce,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -102,7 +115,11 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
             self._watch = StatusWatch(
                 self.model_name, started_at=self._wait_started_at(context), strict=self.strict
             )
-        record = self.hook.get_model(self.model_name)
+        try:
+            record = self.hook.get_model(self.model_name)
+        except TuneTheModelError as error:
+            return self._tolerate(error)
+        self._errors_in_a_row = 0
         outcome, message = self._watch.observe(record, time.time())
         if message:
             self.log.info(message)
@@ -111,9 +128,26 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         ready = outcome is WaitOutcome.READY
         return PokeReturnValue(is_done=ready, xcom_value=record.to_dict() if ready else None)
 
+    def _tolerate(self, error: TuneTheModelError) -> PokeReturnValue:
+        """Count a failed status check; give up when it is not transient or too many came in a row."""
+        self._errors_in_a_row += 1
+        if not error.retryable or self._errors_in_a_row > self.max_consecutive_errors:
+            seen = f" ({self._errors_in_a_row} failed checks in a row)" if error.retryable else ""
+            raise TuneTheModelError(
+                f"Status check of model {self.model_name} failed{seen}: {error}"
+            ) from error
+        self.log.warning(
+            "Status check of model %s failed (%d in a row, %d tolerated): %s",
+            self.model_name,
+            self._errors_in_a_row,
+            self.max_consecutive_errors,
+            error,
+        )
+        return PokeReturnValue(is_done=False)
+
     def _wait_started_at(self, context: Context) -> float:
         if self.reschedule:
-            first_poke = context["ti"].get_first_reschedule_date(context)
+            first_poke = first_reschedule_date(context)
             if first_poke is not None:
                 return float(first_poke.timestamp())
         return time.time()

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Emulator of the Tune The Model API at {emulator.url}; Airflow home {home}")
         env["AIRFLOW_CONN_TTM_DEFAULT"] = emulator.conn_json
         _airflow(["db", "migrate"], env, home / "db-migrate.log")
-        failures = [dag_id for dag_id in args.dag_ids if not _run_dag(dag_id, env, home)]
+        confs = dict(item.split("=", 1) for item in args.conf)
+        failures = [dag_id for dag_id in args.dag_ids if not _run_dag(dag_id, env, home, confs.get(dag_id))]
         leftovers = emulator.control.models()
     if leftovers:
         print(
@@ -60,6 +61,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--train-seconds", type=float, default=5.0, help="seconds a requested fit takes")
     parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="DAG_ID=JSON",
+        help="run configuration of one DAG, e.g. 'my_dag={\"keep\": false}' (repeatable)",
+    )
+    parser.add_argument(
         "--poke-interval", type=float, default=1.0, help="TTM_EXAMPLE_POKE_INTERVAL for the example DAGs"
     )
     return parser.parse_args(argv)
@@ -74,6 +82,7 @@ def _airflow_env(home: Path, dags_folder: Path, poke_interval: float) -> dict[st
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "TTM_EXAMPLE_POKE_INTERVAL": str(poke_interval),
+            "TTM_EXAMPLE_RETRY_DELAY": "2",
         }
     )
     return env
@@ -88,11 +97,11 @@ def _airflow(args: list[str], env: dict[str, str], log_file: Path) -> bool:
     return completed.returncode == 0
 
 
-def _run_dag(dag_id: str, env: dict[str, str], home: Path) -> bool:
+def _run_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -> bool:
     print(f"\n=== {dag_id} ===")
     log_file = home / f"{dag_id}.log"
     started = time.monotonic()
-    _airflow(["dags", "test", dag_id], env, log_file)
+    _airflow(["dags", "test", dag_id, *(["--conf", conf] if conf else [])], env, log_file)
     output = log_file.read_text()
     for line in output.splitlines():
         match = _PROVIDER_LINE.match(line)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +11,13 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_ttm.api.endpoints import validate_model_name
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.exceptions import TuneTheModelError
-from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.triggers.poller import open_status_feed
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from airflow_provider_ttm.api.records import ModelRecord
-    from airflow_provider_ttm.hooks.transport import AsyncTransport
+    from airflow_provider_ttm.triggers.poller import StatusFeed
 
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
 
@@ -31,6 +30,9 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
     the model record, on success), where status is ``success``, ``failed``, ``timeout`` or
     ``error``.
 
+    By default the waits on one connection in a triggerer share one ``GET /v0/models`` per
+    interval (see ``triggers.poller``); ``coalesce=False`` polls this model's status endpoint alone.
+
     :param ttm_conn_id: the Airflow connection to use (the key is read there, never serialized).
     :param model_name: the model's id.
     :param poll_interval: seconds between two status reads.
@@ -38,6 +40,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
     :param max_consecutive_errors: transient failures in a row tolerated before giving up.
     :param strict: fail on a status this provider does not know instead of waiting on.
     :param started_at: when the task's wait started (seconds since the epoch), for log lines.
+    :param coalesce: share one list request per interval with the other waits on the connection.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         max_consecutive_errors: int = 5,
         strict: bool = False,
         started_at: float | None = None,
+        coalesce: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.ttm_conn_id = ttm_conn_id
@@ -58,6 +62,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         self.max_consecutive_errors = max_consecutive_errors
         self.strict = strict
         self.started_at = started_at
+        self.coalesce = bool(coalesce)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-primitive arguments (no secret: the key stays in the connection)."""
@@ -71,29 +76,33 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "strict": self.strict,
                 "started_at": self.started_at,
+                "coalesce": self.coalesce,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until an end, then yield exactly one event; the HTTP client is closed on every path."""
+        """Poll until an end, then yield exactly one event; the feed is closed on every path first."""
         try:
             validate_model_name(self.model_name)
-            hook = TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
-            transport = await hook.async_transport()
+            feed = await open_status_feed(
+                self.ttm_conn_id, self.model_name, self.poll_interval, coalesce=self.coalesce
+            )
         except (TuneTheModelError, AirflowNotFoundException, ValueError) as error:
             yield self._event("error", None, f"Cannot wait on model {self.model_name}: {error}")
             return
         try:
-            yield TriggerEvent(await self._wait(hook, transport))
+            payload = await self._wait(feed)
         finally:
-            await transport.aclose()
+            await feed.aclose()
+        yield TriggerEvent(payload)
 
-    async def _wait(self, hook: TuneTheModelHook, transport: AsyncTransport) -> dict[str, Any]:
+    async def _wait(self, feed: StatusFeed) -> dict[str, Any]:
         watch = StatusWatch(self.model_name, started_at=self.started_at or time.time(), strict=self.strict)
         errors_in_a_row = 0
         while True:
+            time_left = None if self.deadline is None else self.deadline - time.time()
             try:
-                record = await hook.aget_model(transport, self.model_name)
+                record = await feed.next_reading(time_left)
             except TuneTheModelError as error:
                 errors_in_a_row += 1
                 if not error.retryable or errors_in_a_row > self.max_consecutive_errors:
@@ -107,6 +116,13 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                     error,
                 )
             else:
+                if record is None:
+                    return self._payload(
+                        "timeout",
+                        watch.last_status,
+                        f"Model {self.model_name} was not Ready by the deadline (last status "
+                        f"{watch.last_status or 'unknown'}).",
+                    )
                 errors_in_a_row = 0
                 outcome, message = watch.observe(record, time.time())
                 if message:
@@ -117,17 +133,6 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                     )
                 if outcome is WaitOutcome.FAILED:
                     return self._payload("failed", record.status, message or f"Model is {record.status}.")
-            remaining = None if self.deadline is None else self.deadline - time.time()
-            if remaining is not None and remaining <= 0:
-                return self._payload(
-                    "timeout",
-                    watch.last_status,
-                    f"Model {self.model_name} was not Ready by the deadline (last status "
-                    f"{watch.last_status or 'unknown'}).",
-                )
-            await asyncio.sleep(
-                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
-            )
 
     def _payload(
         self, status: str, model_status: str | None, message: str, record: ModelRecord | None = None

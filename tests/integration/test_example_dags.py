@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS
+
 pytestmark = pytest.mark.integration
 
 SUCCESS = "success"
@@ -62,7 +64,10 @@ def test_deferrable_dag_waits_in_triggers_and_cleans_up(ttm_emulator, dag_runner
     assert ttm_emulator.control.models() == []
     assert "running trigger in line" in result.output
     # create_and_wait always defers (its model is new); a sensor defers unless already Ready.
-    assert 1 <= len(result.trigger_kwargs) <= 4
+    # Airflow 3 stores each deferral's trigger (its kwargs through serde); 2.11's dag.test() runs the
+    # trigger in line without storing it, so there is no row to read back there.
+    if AIRFLOW_V_3_0_PLUS:
+        assert 1 <= len(result.trigger_kwargs) <= 4
     for encoded in result.trigger_kwargs:
         assert ttm_emulator.api_key not in encoded
     assert ttm_emulator.api_key not in result.output

@@ -14,6 +14,7 @@ from airflow_provider_ttm.exceptions import (
 )
 from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
 
 
 def _operator(**kwargs) -> TuneTheModelCreateModelOperator:
@@ -30,6 +31,14 @@ def test_creates_returns_the_id_and_pushes_it_at_once(ttm_emulator, context) -> 
     assert model["model_params"] == {"num_classes": 3}
     assert model["user_name"] == "demo_dag.create.manual__2026-11-26T00:00:00+00:00"
     assert context["ti"].xcoms == {"return_value": model_name}
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_3_PLUS, reason="task_state_store and ResumableJobMixin arrived in Airflow 3.3"
+)
+def test_the_model_id_is_kept_in_the_task_state_store(ttm_emulator, context) -> None:
+    model_name = _operator().execute(context)
+
     assert context["task_state_store"].values == {"ttm_model_name": model_name}
 
 

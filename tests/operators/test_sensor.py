@@ -8,7 +8,11 @@ from datetime import timedelta
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSkipException, TaskDeferred
 
-from airflow_provider_ttm.exceptions import TuneTheModelFitFailedError, TuneTheModelWaitTimeoutError
+from airflow_provider_ttm.exceptions import (
+    TuneTheModelError,
+    TuneTheModelFitFailedError,
+    TuneTheModelWaitTimeoutError,
+)
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
@@ -36,7 +40,8 @@ def test_poke_mode_waits_and_returns_the_model(ttm_emulator, context, capsys) ->
     assert model["model_name"] == model_name
     assert model["status"] == "Ready"
     logged = capsys.readouterr().out
-    changes = [line.split("] ", 1)[1] for line in logged.splitlines() if f"Model {model_name} is" in line]
+    marker = f"Model {model_name} is"
+    changes = [line[line.index(marker) :] for line in logged.splitlines() if marker in line]
     assert changes[0].startswith(f"Model {model_name} is Created")
     assert changes[-1].startswith(f"Model {model_name} is Ready")
     assert len(changes) == len(set(changes)), "each status is logged once, when it changes"
@@ -123,3 +128,28 @@ def test_bad_arguments_are_refused(kwargs, message) -> None:
     kwargs.setdefault("model_name", "a" * 32)
     with pytest.raises(ValueError, match=message):
         TuneTheModelModelReadySensor(task_id="w", **kwargs)
+
+
+def test_transient_errors_are_tolerated_then_reported_with_their_count(
+    ttm_emulator, context, flaky_conn
+) -> None:
+    model_name = _model(ttm_emulator, "Ready")
+    ttm_emulator.control.add_fault(kind="error", status=503, route="GET /v0/models/{id}/status", times=2)
+    tolerant = _sensor(model_name, ttm_conn_id=flaky_conn, max_consecutive_errors=2)
+
+    assert tolerant.execute(context)["status"] == "Ready"
+    assert ttm_emulator.control.count("GET /v0/models/{id}/status") == 3
+
+    ttm_emulator.control.add_fault(kind="error", status=503, route="GET /v0/models/{id}/status")
+    strict = _sensor(model_name, ttm_conn_id=flaky_conn, max_consecutive_errors=1)
+    with pytest.raises(TuneTheModelError, match=r"\(2 failed checks in a row\)"):
+        strict.execute(context)
+
+
+def test_a_rejected_key_fails_the_sensor_at_once(ttm_emulator, context) -> None:
+    model_name = _model(ttm_emulator)
+    ttm_emulator.control.add_fault(kind="unauthorized", route="GET /v0/models/{id}/status")
+
+    with pytest.raises(TuneTheModelError, match="rejected"):
+        _sensor(model_name).execute(context)
+    assert ttm_emulator.control.count("GET /v0/models/{id}/status") == 1

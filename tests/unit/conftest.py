@@ -7,6 +7,7 @@ wait they were asked for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -14,9 +15,14 @@ from typing import Any
 
 import pytest
 import responses
-import structlog
+
+try:  # Airflow 3 logs through structlog; Airflow 2.11 through the standard library only.
+    from structlog.testing import capture_logs
+except ImportError:  # pragma: no cover - Airflow 2.11
+    capture_logs = None
 
 import airflow_provider_ttm.hooks.transport as transport_module
+import airflow_provider_ttm.hooks.ttm as hook_module
 
 API = "https://api.example.test"
 API_KEY = "secret-key-123"
@@ -101,9 +107,10 @@ class _RecordingAsyncio:
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The seconds each transport (sync or async) waited between attempts, in order."""
+    """The seconds each transport (sync or async) and the hook waited, in order."""
     recorded: list[float] = []
     monkeypatch.setattr(transport_module, "time", _RecordingTime(recorded))
+    monkeypatch.setattr(hook_module, "time", _RecordingTime(recorded))
     monkeypatch.setattr(transport_module, "asyncio", _RecordingAsyncio(recorded))
     return recorded
 
@@ -113,7 +120,8 @@ class CapturedLogs:
 
     Airflow 3.3's ``LoggingMixin.log`` (the hook's ``self.log``) is a structlog logger that prints
     directly, so ``caplog`` never sees the hook's lines; ``structlog.testing.capture_logs`` does.
-    Standard-library records (``requests``, ``urllib3``) still come through ``caplog``.
+    Standard-library records (``requests``, ``urllib3``, and every line on Airflow 2.11) still come
+    through ``caplog``.
     """
 
     def __init__(self, events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
@@ -143,7 +151,8 @@ class CapturedLogs:
 def logs(caplog: pytest.LogCaptureFixture) -> Iterator[CapturedLogs]:
     """Capture the hook's structlog events and standard-library log records of the test."""
     caplog.set_level(logging.DEBUG)
-    with structlog.testing.capture_logs() as events:
+    capture = capture_logs() if capture_logs is not None else contextlib.nullcontext([])
+    with capture as events:
         yield CapturedLogs(events, caplog)
 
 

@@ -88,7 +88,7 @@ NOT_RETRYABLE: list[BaseException] = [
     TuneTheModelBadRequestError("x", status_code=400),
     TuneTheModelAuthenticationError("x", status_code=401),
     TuneTheModelNotFoundError("x", status_code=404),
-    TuneTheModelMalformedResponseError("x", status_code=200),
+    TuneTheModelMalformedResponseError("x", status_code=200, retryable=False),
     TuneTheModelConnectionConfigError("x"),
     TuneTheModelError("x"),
     ValueError("x"),

@@ -1,0 +1,206 @@
+"""Calling trained models: classify, generate, and the public models anyone may call (pure).
+
+Inference changes nothing on the service, so its requests are marked idempotent: a lost or failed
+call may be sent again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_name, whole_number
+from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
+
+GENERATION_OPTIONS = (
+    "num_hypos",
+    "min_tokens",
+    "max_tokens",
+    "temperature",
+    "top_k",
+    "top_p",
+    "seed",
+    "prefix_tokens_only",
+    "span_delimiters",
+)
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """The knobs of ``generate``; None leaves one to the service's default.
+
+    :param num_hypos: how many responses to return per input, at least 1.
+    :param min_tokens: the fewest tokens of a response, at least 1.
+    :param max_tokens: the most tokens of a response, at least ``min_tokens``.
+    :param temperature: sampling temperature, a number >= 0.
+    :param top_k: sample among the ``top_k`` likeliest tokens (0: no limit).
+    :param top_p: nucleus sampling threshold, from 0 to 1.
+    :param seed: a whole number making sampling repeatable.
+    :param prefix_tokens_only: restrict responses to tokens that can follow the input as a prefix.
+    :param span_delimiters: strings that end a response span.
+    """
+
+    num_hypos: int | None = None
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    prefix_tokens_only: bool | None = None
+    span_delimiters: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_arguments(cls, **arguments: Any) -> GenerationOptions:
+        """Validate the options (rendered template strings such as ``"3"`` are accepted).
+
+        :raises ValueError: naming the option and what was expected.
+        """
+        unknown = sorted(set(arguments) - set(GENERATION_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"Unknown generation option {unknown[0]!r}; known: {', '.join(GENERATION_OPTIONS)}."
+            )
+        value = {name: arguments.get(name) for name in GENERATION_OPTIONS}
+        options = cls(
+            num_hypos=_optional(value["num_hypos"], lambda v: whole_number("num_hypos", v, minimum=1)),
+            min_tokens=_optional(value["min_tokens"], lambda v: whole_number("min_tokens", v, minimum=1)),
+            max_tokens=_optional(value["max_tokens"], lambda v: whole_number("max_tokens", v, minimum=1)),
+            temperature=_optional(value["temperature"], lambda v: _number("temperature", v, 0.0, None)),
+            top_k=_optional(value["top_k"], lambda v: whole_number("top_k", v, minimum=0)),
+            top_p=_optional(value["top_p"], lambda v: _number("top_p", v, 0.0, 1.0)),
+            seed=_optional(value["seed"], _seed),
+            prefix_tokens_only=_optional(value["prefix_tokens_only"], _flag),
+            span_delimiters=_optional(value["span_delimiters"], _delimiters),
+        )
+        low, high = options.min_tokens, options.max_tokens
+        if low is not None and high is not None and low > high:
+            raise ValueError(
+                f"min_tokens ({options.min_tokens}) must not exceed max_tokens ({options.max_tokens})."
+            )
+        return options
+
+    def body(self) -> dict[str, Any]:
+        """The options that are set, in the request's JSON form."""
+        fields = {key: value for key, value in asdict(self).items() if value is not None}
+        if "span_delimiters" in fields:
+            fields["span_delimiters"] = list(fields["span_delimiters"])
+        return fields
+
+
+def _optional(value: Any, check: Any) -> Any:
+    return None if value is None else check(value)
+
+
+def _number(param: str, value: object, low: float, high: float | None) -> float:
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{param} must be a number; got {value!r}.")
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+        raise ValueError(f"{param} must be a number {bounds}; got {value!r}.")
+    return float(value)
+
+
+def _seed(value: object) -> int:
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and text.lstrip("-").isdecimal() and text.isascii():
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"seed must be a whole number; got {value!r}.")
+    return value
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"prefix_tokens_only must be true or false; got {value!r}.")
+    return value
+
+
+def _delimiters(value: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) and item for item in items):
+        raise ValueError(f"span_delimiters must be a string or a list of non-empty strings; got {value!r}.")
+    return tuple(items)
+
+
+def classify(model_name: str, text: str) -> ApiRequest:
+    """``POST /v0/models/{model_name}/classify``: class scores for one input text."""
+    return ApiRequest("POST", f"{_model_path(model_name)}/classify", json={"input": _input(text)})
+
+
+def generate(model_name: str, text: str, options: GenerationOptions | None = None) -> ApiRequest:
+    """``POST /v0/models/{model_name}/generate``: responses for one input text.
+
+    :param model_name: the generator's id.
+    :param text: the input text.
+    :param options: the generation knobs; unset ones are left to the service.
+    """
+    body = {"input": _input(text), **(options or GenerationOptions()).body()}
+    return ApiRequest("POST", f"{_model_path(model_name)}/generate", json=body)
+
+
+def list_public_models() -> ApiRequest:
+    """``GET /v0/public-models``: the ready-made models anyone may call."""
+    return ApiRequest("GET", f"{API_PREFIX}/public-models")
+
+
+def _input(text: object) -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"input must be text; got {type(text).__name__}.")
+    return text
+
+
+def _model_path(model_name: str) -> str:
+    return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}"
+
+
+def parse_scores(payload: object) -> list[float]:
+    """The class scores of a classify reply ``{"answer": {"scores": [...]}}``."""
+    scores = _answer(payload).get("scores")
+    if (
+        not isinstance(scores, list)
+        or not scores
+        or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scores)
+    ):
+        raise _malformed("classify reply has no 'scores' list of numbers")
+    return [float(score) for score in scores]
+
+
+def parse_responses(payload: object) -> list[str]:
+    """The texts of a generate reply ``{"answer": {"responses": [{"response": "..."}, ...]}}``."""
+    responses = _answer(payload).get("responses")
+    if not isinstance(responses, list):
+        raise _malformed("generate reply has no 'responses' list")
+    texts = []
+    for item in responses:
+        text = item.get("response") if isinstance(item, dict) else None
+        if not isinstance(text, str):
+            raise _malformed("generate reply has a response without a 'response' string")
+        texts.append(text)
+    return texts
+
+
+def predicted_class(scores: list[float]) -> int:
+    """The index of the highest score (the first one on a tie)."""
+    return max(range(len(scores)), key=scores.__getitem__)
+
+
+def _answer(payload: object) -> dict[str, Any]:
+    answer = payload.get("answer") if isinstance(payload, dict) else None
+    if not isinstance(answer, dict):
+        raise _malformed("expected an object with an 'answer' object")
+    return answer
+
+
+def _malformed(detail: str) -> TuneTheModelMalformedResponseError:
+    return TuneTheModelMalformedResponseError(
+        f"Unexpected reply from Tune The Model: {detail}", status_code=200
+    )

@@ -1,0 +1,98 @@
+"""Uploading a dataset to a file's presigned ``upload_url``: a plain PUT that never carries the API key.
+
+The upload URL points at another host (object storage in the real service); its signature is its
+authorization. So the PUT goes through a session of its own, with no ``Authorization`` header, no
+cookies and no redirects, and only the URL's host and path (never its signature) reach a log line
+or an exception. A PUT of the same body is idempotent, so failures the retry policy allows are
+retried.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import requests
+
+from airflow_provider_ttm import __version__
+from airflow_provider_ttm.api.files import describe_url, upload_error
+from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelTransportError
+
+if TYPE_CHECKING:
+    from airflow_provider_ttm.connection_settings import ConnectionSettings
+    from airflow_provider_ttm.hooks.transport import RetryLog
+
+_EXCERPT_BYTES = 2048
+
+
+class UploadTransport:
+    """PUTs dataset bodies to presigned URLs, with the connection's timeout, TLS and retry settings.
+
+    :param settings: the connection's settings (its API key is never used here).
+    :param log: where retries are logged.
+    """
+
+    def __init__(self, settings: ConnectionSettings, log: RetryLog) -> None:
+        self.settings = settings
+        self.log = log
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.verify = settings.verify
+        self.session.headers.update({"User-Agent": f"airflow-provider-ttm/{__version__}"})
+
+    def put(self, url: str, body: bytes) -> None:
+        """PUT ``body`` (JSON) to ``url``, retrying what the policy allows.
+
+        :raises TuneTheModelError: when the upload failed for good.
+        """
+        attempt = 1
+        while True:
+            try:
+                self.put_once(url, body)
+                return
+            except TuneTheModelError as error:
+                wait = self.settings.retry.plan_retry(error, attempt, idempotent=True)
+                if wait is None:
+                    raise
+                self.log.warning(
+                    "Upload to %s failed on attempt %d of %d: %s. Retrying in %.1f s.",
+                    describe_url(url),
+                    attempt,
+                    self.settings.retry.max_attempts,
+                    error,
+                    wait,
+                )
+                time.sleep(wait)
+                attempt += 1
+
+    def put_once(self, url: str, body: bytes) -> None:
+        """PUT ``body`` to ``url`` exactly once."""
+        try:
+            response = self.session.put(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=self.settings.timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as error:
+            connect_failed = isinstance(error, requests.exceptions.ConnectionError) and not isinstance(
+                error, requests.exceptions.ChunkedEncodingError
+            )
+            raise TuneTheModelTransportError(
+                f"Uploading the dataset to {describe_url(url)} got no answer ({type(error).__name__}).",
+                sent=not connect_failed,
+            ) from None
+        with response:
+            if 200 <= response.status_code < 300:
+                return
+            raise upload_error(
+                response.status_code,
+                response.content[:_EXCERPT_BYTES],
+                url,
+                retry_after=response.headers.get("Retry-After"),
+            )
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()

@@ -1,0 +1,200 @@
+"""Batch inference as tasks: ``TuneTheModelClassifyOperator`` and ``TuneTheModelGenerateOperator``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_ttm import data_files
+from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, data_format_of, inputs_from
+from airflow_provider_ttm.api.inference import GENERATION_OPTIONS, GenerationOptions, predicted_class
+from airflow_provider_ttm.arguments import is_resolved_later
+from airflow_provider_ttm.operators.ttm import _TuneTheModelOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+MAX_CONCURRENCY = 64
+
+
+class _BatchInferenceOperator(_TuneTheModelOperator):
+    """What both batch operators share: reading the inputs, the thread pool's bounds, the output.
+
+    :param model_name: the id of the model to call. (templated)
+    :param inputs: the input texts. (templated)
+    :param input_column: the column of the text in rows and files. (templated)
+    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
+    :param output_path: write the results there as JSON Lines and return the path. (templated)
+    :param max_concurrency: the most requests in flight at once.
+    :param item_retries: extra attempts of an input whose failure may pass (the task's own
+        ``retries`` re-run the whole batch).
+    """
+
+    template_fields: Sequence[str] = (
+        "model_name",
+        "inputs",
+        "input_column",
+        "data_format",
+        "output_path",
+        "ttm_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        inputs: Any,
+        input_column: str = DEFAULT_INPUT_COLUMN,
+        data_format: str | None = None,
+        output_path: Any = None,
+        max_concurrency: int = 4,
+        item_retries: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.inputs = inputs
+        self.input_column = input_column
+        self.data_format = data_format
+        self.output_path = output_path
+        self.max_concurrency = endpoints.whole_number("max_concurrency", max_concurrency, minimum=1)
+        if self.max_concurrency > MAX_CONCURRENCY:
+            raise ValueError(f"max_concurrency must be at most {MAX_CONCURRENCY}; got {max_concurrency!r}.")
+        self.item_retries = endpoints.whole_number("item_retries", item_retries, minimum=0)
+        if not is_resolved_later(model_name):
+            endpoints.validate_model_name(model_name)
+        if data_format is not None and not is_resolved_later(data_format):
+            data_format_of("", data_format, param="data_format")
+
+    def execute(self, context: Context) -> list[dict[str, Any]] | str:
+        """Call the model once per input; return the results in input order, or the output path."""
+        model_name = endpoints.validate_model_name(self.model_name)
+        loaded = data_files.load("inputs", self.inputs, data_format=self.data_format)
+        texts = inputs_from("inputs", loaded, input_column=self.input_column)
+        self._validate_options()
+        self.log.info(
+            "Calling model %s on %d inputs, %d at a time.",
+            model_name,
+            len(texts),
+            min(self.max_concurrency, len(texts)),
+        )
+        results = self._call(model_name, texts)
+        self.log.info("Model %s answered all %d inputs.", model_name, len(texts))
+        if self.output_path is None:
+            return results
+        written = data_files.write_json_lines(self.output_path, results)
+        self.log.info("Wrote %d results to %s.", len(results), written)
+        return written
+
+    def _validate_options(self) -> None:
+        """Check the operator's own options once rendered (none by default)."""
+
+    def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class TuneTheModelClassifyOperator(_BatchInferenceOperator):
+    """Classify a batch of texts with a trained classifier (or a public one).
+
+    Returns one ``{"input", "scores", "class"}`` per input, in input order (``class`` is the index
+    of the highest score), or, with ``output_path``, writes them there as JSON Lines and returns the
+    path, which keeps large batches out of XCom. Up to ``max_concurrency`` requests run at once on a
+    thread pool in the worker; an input whose request fails in a way that may pass (429, 5xx, a
+    lost or garbled reply) is tried again, and a final failure names the input and stops the batch.
+
+    :param model_name: the classifier's id, e.g. ``train.output``. (templated)
+    :param inputs: the texts: a list, a list of rows (mappings with ``input_column``), a dataset
+        ``{"inputs": [...], ...}``, another task's output, or the location of a CSV, JSON Lines or
+        JSON file (local path, URL or ``ObjectStoragePath``). (templated)
+    :param input_column: the column of the text in rows and files. (templated)
+    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
+    :param output_path: write the results there as JSON Lines and return the path. (templated)
+    :param max_concurrency: the most requests in flight at once (1 to 64).
+    :param item_retries: extra attempts of an input whose failure may pass (the task's own
+        ``retries`` re-run the whole batch).
+    :param ttm_conn_id: the Airflow connection to use. (templated)
+    """
+
+    def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
+        scores = self.hook.classify_batch(
+            model_name, texts, max_concurrency=self.max_concurrency, retries=self.item_retries
+        )
+        return [
+            {"input": text, "scores": item, "class": predicted_class(item)}
+            for text, item in zip(texts, scores, strict=True)
+        ]
+
+
+class TuneTheModelGenerateOperator(_BatchInferenceOperator):
+    """Generate responses to a batch of texts with a trained generator (or a public one).
+
+    Returns one ``{"input", "responses"}`` per input, in input order, or, with ``output_path``,
+    writes them there as JSON Lines and returns the path. Concurrency and retries as for
+    ``TuneTheModelClassifyOperator``. Each generation knob left as None is the service's default.
+
+    :param model_name: the generator's id. (templated)
+    :param inputs: the texts, in any form ``TuneTheModelClassifyOperator`` accepts. (templated)
+    :param num_hypos: responses per input, at least 1. (templated)
+    :param min_tokens: the fewest tokens of a response, at least 1. (templated)
+    :param max_tokens: the most tokens of a response, at least ``min_tokens``. (templated)
+    :param temperature: sampling temperature, >= 0. (templated)
+    :param top_k: sample among the ``top_k`` likeliest tokens (0: no limit). (templated)
+    :param top_p: nucleus sampling threshold, from 0 to 1. (templated)
+    :param seed: a whole number making sampling repeatable. (templated)
+    :param prefix_tokens_only: restrict responses to tokens that can follow the input. (templated)
+    :param span_delimiters: a string or strings that end a response span. (templated)
+    :param input_column: the column of the text in rows and files. (templated)
+    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
+    :param output_path: write the results there as JSON Lines and return the path. (templated)
+    :param max_concurrency: the most requests in flight at once (1 to 64).
+    :param item_retries: extra attempts of an input whose failure may pass (the task's own
+        ``retries`` re-run the whole batch).
+    :param ttm_conn_id: the Airflow connection to use. (templated)
+    """
+
+    template_fields: Sequence[str] = (*_BatchInferenceOperator.template_fields, *GENERATION_OPTIONS)
+
+    def __init__(
+        self,
+        *,
+        num_hypos: int | str | None = None,
+        min_tokens: int | str | None = None,
+        max_tokens: int | str | None = None,
+        temperature: float | str | None = None,
+        top_k: int | str | None = None,
+        top_p: float | str | None = None,
+        seed: int | str | None = None,
+        prefix_tokens_only: bool | str | None = None,
+        span_delimiters: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_hypos = num_hypos
+        self.min_tokens = min_tokens
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.seed = seed
+        self.prefix_tokens_only = prefix_tokens_only
+        self.span_delimiters = span_delimiters
+        if not any(is_resolved_later(getattr(self, name)) for name in GENERATION_OPTIONS):
+            self._options()
+
+    def _options(self) -> GenerationOptions:
+        return GenerationOptions.from_arguments(**{name: getattr(self, name) for name in GENERATION_OPTIONS})
+
+    def _validate_options(self) -> None:
+        self._options()
+
+    def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
+        responses = self.hook.generate_batch(
+            model_name,
+            texts,
+            self._options(),
+            max_concurrency=self.max_concurrency,
+            retries=self.item_retries,
+        )
+        return [{"input": text, "responses": item} for text, item in zip(texts, responses, strict=True)]

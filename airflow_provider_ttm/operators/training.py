@@ -1,0 +1,270 @@
+"""``TuneTheModelTrainModelOperator``: upload the datasets, bind them, fit, and optionally wait."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import conf
+
+from airflow_provider_ttm import data_files
+from airflow_provider_ttm.api import endpoints, training
+from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, Dataset, build_dataset, data_format_of
+from airflow_provider_ttm.api.statuses import has_training_started
+from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
+from airflow_provider_ttm.operators.ttm import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_WAIT_TIMEOUT,
+    _TuneTheModelOperator,
+    default_model_name,
+)
+from airflow_provider_ttm.triggers.events import model_from_event
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+DEFAULT_FILES_TIMEOUT = timedelta(hours=1)
+#: XCom key of the ids of the dataset files a try uploaded (read back after a deferred wait).
+DATASET_FILES_KEY = "dataset_files"
+_DATA_PARAMS = ("train_data", "validation_data")
+
+
+class TuneTheModelTrainModelOperator(_TuneTheModelOperator):
+    """Train a model: upload a training and a validation set, bind them, fit; optionally wait for Ready.
+
+    Each dataset is a mapping ``{"inputs": [...], "classes" | "outputs": [...]}``, a list of rows
+    (mappings with ``input_column`` and ``target_column``, or ``(input, target)`` pairs), another
+    task's output, or the location of a CSV, JSON Lines or JSON file (a local path, a URL such as
+    ``s3://...``, or an ``ObjectStoragePath``). Both sets are read and validated (at least 32 rows,
+    one target per input, class indices below the number of classes) before anything is uploaded;
+    a bad one fails with a ``ValueError`` naming the parameter and the row. Uploads go to the
+    files' presigned URLs without the API key.
+
+    Safe to retry: a model that is already training or Ready is not fitted again, and a fit whose
+    reply is lost is checked before it is sent again. Returns the model's id, so ``train.output``
+    feeds an inference task.
+
+    :param model_name: the id of the model to train, e.g. ``create.output``. (templated)
+    :param train_data: the training set. (templated)
+    :param validation_data: the validation set. (templated)
+    :param model_type: ``classifier`` or ``generator``; default: the model's. When given with
+        ``num_classes``, the data is fully checked before any request. (templated)
+    :param num_classes: the classifier's number of classes; default: the model's. (templated)
+    :param input_column: the column of the input text in rows and files. (templated)
+    :param target_column: the column of the target; default ``class`` (classifier) or ``output``
+        (generator). (templated)
+    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
+    :param file_name_prefix: names the files ``<prefix>.train`` and ``<prefix>.validate``; default
+        ``<dag_id>.<task_id>.<run_id>[.<map_index>]``, unique per task instance, which also lets a
+        retry delete what an earlier try uploaded. (templated)
+    :param wait_for_ready: wait until the model is Ready before finishing.
+    :param deferrable: wait in the triggerer, holding no worker slot (default from
+        ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status checks while waiting (files are checked sooner).
+    :param timeout: how long to wait for Ready (seconds or ``timedelta``).
+    :param files_timeout: how long to wait for the uploaded files to be processed.
+    :param max_consecutive_errors: transient status-check failures in a row tolerated while deferred.
+    :param delete_files: delete the uploaded files when the task fails, and once the model is Ready
+        (with ``wait_for_ready``; without it they are kept while the model trains).
+    :param ttm_conn_id: the Airflow connection to use. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "model_name",
+        "train_data",
+        "validation_data",
+        "model_type",
+        "num_classes",
+        "input_column",
+        "target_column",
+        "data_format",
+        "file_name_prefix",
+        "ttm_conn_id",
+    )
+    ui_color = "#d8e8f8"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        train_data: Any,
+        validation_data: Any,
+        model_type: str | None = None,
+        num_classes: int | str | None = None,
+        input_column: str = DEFAULT_INPUT_COLUMN,
+        target_column: str | None = None,
+        data_format: str | None = None,
+        file_name_prefix: str | None = None,
+        wait_for_ready: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
+        files_timeout: float | timedelta = DEFAULT_FILES_TIMEOUT,
+        max_consecutive_errors: int = 5,
+        delete_files: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.train_data = train_data
+        self.validation_data = validation_data
+        self.model_type = model_type
+        self.num_classes = num_classes
+        self.input_column = input_column
+        self.target_column = target_column
+        self.data_format = data_format
+        self.file_name_prefix = file_name_prefix
+        self.wait_for_ready = wait_for_ready
+        self.deferrable = deferrable
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.wait_timeout = positive_seconds("timeout", timeout)
+        self.files_timeout = positive_seconds("files_timeout", files_timeout)
+        self.max_consecutive_errors = endpoints.whole_number(
+            "max_consecutive_errors", max_consecutive_errors, minimum=0
+        )
+        self.delete_files = delete_files
+        self._check_known_arguments()
+
+    def _check_known_arguments(self) -> None:
+        """Check, when the DAG is parsed, what is already known (in-memory data included)."""
+        if not is_resolved_later(self.model_name):
+            endpoints.validate_model_name(self.model_name)
+        if self.data_format is not None and not is_resolved_later(self.data_format):
+            data_format_of("", self.data_format, param="data_format")
+        if is_resolved_later(self.model_type) or is_resolved_later(self.num_classes):
+            return
+        model_type, num_classes = training.expected_kind(self.model_type, self.num_classes)
+        if (
+            model_type is None
+            or is_resolved_later(self.input_column)
+            or is_resolved_later(self.target_column)
+        ):
+            return
+        for param in _DATA_PARAMS:
+            value = getattr(self, param)
+            if not data_files.is_location(value) and not is_resolved_later(value):
+                self._dataset(param, value, model_type, num_classes)
+
+    def execute(self, context: Context) -> str:
+        """Validate both datasets, then upload, bind and fit (unless already done); return the id."""
+        model_name = endpoints.validate_model_name(self.model_name)
+        model_type, num_classes = training.expected_kind(self.model_type, self.num_classes)
+        raw = {
+            param: data_files.load(param, getattr(self, param), data_format=self.data_format)
+            for param in _DATA_PARAMS
+        }
+        if model_type is not None:
+            self._datasets(raw, model_type, num_classes)
+        model = self.hook.get_model(model_name)
+        if has_training_started(model.status):
+            self.log.info("Model %s is already %s; it is not trained again.", model_name, model.status)
+            return self._after_fit(context, model_name, [])
+        model_type, num_classes = training.model_kind(model, model_type, num_classes)
+        datasets = self._datasets(raw, model_type, num_classes)
+        file_ids = self._upload_and_fit(context, model_name, model_type, datasets)
+        return self._after_fit(context, model_name, file_ids)
+
+    def _dataset(self, param: str, value: Any, model_type: str, num_classes: int | None) -> Dataset:
+        return build_dataset(
+            param,
+            value,
+            model_type=model_type,
+            num_classes=num_classes,
+            input_column=self.input_column,
+            target_column=self.target_column,
+        )
+
+    def _datasets(self, raw: dict[str, Any], model_type: str, num_classes: int | None) -> list[Dataset]:
+        return [self._dataset(param, raw[param], model_type, num_classes) for param in _DATA_PARAMS]
+
+    def _upload_and_fit(
+        self, context: Context, model_name: str, model_type: str, datasets: list[Dataset]
+    ) -> list[str]:
+        names = training.file_names(self.file_name_prefix or default_model_name(context))
+        if self.file_name_prefix is None:
+            self._delete_files_named(names, reason="left by an earlier try")
+        file_ids: list[str] = []
+        try:
+            for name, dataset in zip(names, datasets, strict=True):
+                record = self.hook.create_file(name, model_type)
+                file_ids.append(record.file_id)
+                self.hook.upload_dataset(record, dataset)
+            context["ti"].xcom_push(key=DATASET_FILES_KEY, value=file_ids)
+            self.hook.wait_for_files(file_ids, poll_interval=self.poll_interval, timeout=self.files_timeout)
+            self.hook.bind_datasets(model_name, *file_ids)
+            model = self.hook.fit_model(model_name)
+        except BaseException:
+            self._cleanup(file_ids)
+            raise
+        self.log.info(
+            "Training of model %s requested (%s): %d training and %d validation rows, files %s.",
+            model_name,
+            model.status,
+            len(datasets[0]),
+            len(datasets[1]),
+            ", ".join(file_ids),
+        )
+        return file_ids
+
+    def _after_fit(self, context: Context, model_name: str, file_ids: list[str]) -> str:
+        if not self.wait_for_ready:
+            if file_ids:
+                self.log.info("The dataset files are kept while the model trains.")
+            return model_name
+        if self.deferrable:
+            from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
+            self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
+            self.defer(
+                trigger=TuneTheModelModelStatusTrigger(
+                    ttm_conn_id=self.ttm_conn_id,
+                    model_name=model_name,
+                    poll_interval=self.poll_interval,
+                    deadline=time.time() + self.wait_timeout,
+                    max_consecutive_errors=self.max_consecutive_errors,
+                    started_at=time.time(),
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.wait_timeout),
+            )
+        try:
+            self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+        finally:
+            self._cleanup(file_ids, context)
+        return model_name
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        """Finish after the trigger's event: the model's id if it is Ready, else raise; clean up files."""
+        try:
+            model = model_from_event(event, self.model_name)
+        finally:
+            ti = context["ti"]
+            file_ids = (
+                ti.xcom_pull(task_ids=ti.task_id, key=DATASET_FILES_KEY, map_indexes=ti.map_index) or []
+            )
+            self._cleanup(list(file_ids), context)
+        self.log.info("Model %s is Ready.", model["model_name"])
+        return str(model["model_name"])
+
+    def _cleanup(self, file_ids: list[str], context: Context | None = None) -> None:
+        """Delete this try's files (and, with the default names, earlier tries'), if asked to."""
+        if not self.delete_files:
+            return
+        try:
+            for file_id in file_ids:
+                self.hook.delete_file(file_id)
+                self.log.info("Deleted dataset file %s.", file_id)
+            if context is not None and self.file_name_prefix is None:
+                names = training.file_names(default_model_name(context))
+                self._delete_files_named(names, reason="no longer needed")
+        except Exception as error:  # cleanup must not hide why the task failed
+            self.log.warning("Could not delete every dataset file (%s): %s", ", ".join(file_ids), error)
+
+    def _delete_files_named(self, names: Sequence[str], *, reason: str) -> None:
+        for record in self.hook.list_files():
+            if record.file_name in names:
+                self.log.info("Deleting dataset file %s (%s), %s.", record.file_id, record.file_name, reason)
+                self.hook.delete_file(record.file_id)

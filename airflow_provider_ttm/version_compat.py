@@ -1,0 +1,73 @@
+"""Which Airflow this runs on, checked in this one place (the way Apache's own providers do it).
+
+Everything that exists in one supported Airflow but not another is imported through
+``airflow.providers.common.compat``; the little that package does not cover is here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from airflow import __version__ as _airflow_version
+from airflow.providers.common.compat.sdk import mask_secret
+from packaging.version import Version
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from airflow.providers.common.compat.sdk import Context
+
+
+def get_base_airflow_version_tuple() -> tuple[int, int, int]:
+    """The installed Airflow's version as ``(major, minor, micro)``, pre-release tags dropped."""
+    version = Version(_airflow_version)
+    return version.major, version.minor, version.micro
+
+
+AIRFLOW_V_3_0_PLUS: bool = get_base_airflow_version_tuple() >= (3, 0, 0)
+AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
+
+
+async def amask_secret(secret: str) -> None:
+    """Mask a secret in the logs from async code without blocking the event loop.
+
+    Airflow 3.3 has ``airflow.sdk.log.amask_secret``, which tells the supervisor asynchronously.
+    Elsewhere the synchronous mask runs in a worker thread: on Airflow 2.11 it only updates this
+    process's masker, and on a 3.x without the async variant a blocking supervisor call is safe there.
+    """
+    try:
+        from airflow.sdk.log import amask_secret as sdk_amask_secret
+    except ImportError:
+        await asyncio.to_thread(mask_secret, secret)
+    else:
+        await sdk_amask_secret(secret)
+
+
+def first_reschedule_date(context: Context) -> datetime | None:
+    """When a sensor in ``reschedule`` mode first poked in this try; None before its first reschedule.
+
+    Airflow 3 asks the task instance. Airflow 2.11 reads its task reschedule table the way its own
+    ``BaseSensorOperator`` does (through the same function, which also works without database access).
+    """
+    ti = context["ti"]
+    if AIRFLOW_V_3_0_PLUS:
+        return ti.get_first_reschedule_date(context)  # type: ignore[no-any-return]
+    from airflow.sensors.base import _orig_start_date  # type: ignore[attr-defined]
+
+    return _orig_start_date(  # type: ignore[no-any-return]
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        map_index=ti.map_index,
+        try_number=(ti.max_tries or 0) - (ti.task.retries or 0) + 1,
+    )
+
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "amask_secret",
+    "first_reschedule_date",
+    "get_base_airflow_version_tuple",
+]

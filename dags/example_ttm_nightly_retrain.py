@@ -1,0 +1,173 @@
+"""Retrain a Tune The Model classifier every night; keep it only if it beats the last champion.
+
+Each run builds fresh training and validation sets (generated here, so the example needs no
+download), creates a classifier, uploads the datasets, trains it and waits in the triggerer until
+it is Ready (deferrable), classifies the validation set, and computes the accuracy. The candidate
+becomes the champion if its accuracy beats the one stored in the Airflow Variable
+``ttm_nightly_champion`` by the last run that won; the loser (the old champion, or the candidate)
+is deleted.
+
+``keep_champion`` (a DAG param, default True) keeps the winning model serving until the next run.
+Trigger with ``{"keep_champion": false}`` to have the run delete the winner too and leave nothing
+behind (the demo does); the Variable still keeps the accuracy to beat. ``TTM_EXAMPLE_POKE_INTERVAL`` (seconds,
+default 60) and ``TTM_EXAMPLE_RETRY_DELAY`` (seconds, default 300) let the demo and the tests run
+quickly against the bundled emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.providers.common.compat.sdk import DAG, Param, Variable, task
+
+from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.operators.inference import TuneTheModelClassifyOperator
+from airflow_provider_ttm.operators.training import TuneTheModelTrainModelOperator
+from airflow_provider_ttm.operators.ttm import (
+    TuneTheModelCreateModelOperator,
+    TuneTheModelDeleteModelOperator,
+)
+
+POKE_INTERVAL = float(os.environ.get("TTM_EXAMPLE_POKE_INTERVAL", "60"))
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("TTM_EXAMPLE_RETRY_DELAY", "300")))
+CHAMPION_VARIABLE = "ttm_nightly_champion"
+# Under the provider's logger name, so the demo's summary shows these lines too.
+log = logging.getLogger("airflow_provider_ttm.examples.nightly_retrain")
+TOPICS = ("billing", "delivery", "product")
+TEMPLATES = {
+    "billing": (
+        "I was charged twice for my {plan} plan this month",
+        "Please refund the {amount} charge on my card",
+        "Why did my {plan} subscription price go up by {amount}",
+        "The invoice for order {order} shows the wrong amount",
+    ),
+    "delivery": (
+        "My {item} has not arrived and it is {days} days late",
+        "The courier left the {item} at the wrong address",
+        "Tracking for order {order} has not moved for {days} days",
+        "The box with my {item} arrived crushed",
+    ),
+    "product": (
+        "The {item} stopped working after {days} days",
+        "How do I reset the {item} to factory settings",
+        "The {item} makes a loud noise when it starts",
+        "Is the {item} compatible with the {plan} accessories",
+    ),
+}
+FILLERS = {
+    "plan": ("basic", "family", "premium", "student"),
+    "amount": ("$5", "$12.99", "$40", "$100"),
+    "order": ("A-1042", "B-2291", "C-7730", "D-0150"),
+    "item": ("blender", "headset", "kettle", "router", "camera"),
+    "days": ("3", "5", "10", "14"),
+}
+
+
+def make_dataset(rng: random.Random, rows: int) -> dict[str, list[Any]]:
+    """``rows`` support messages, each labelled with its topic's index (the service's dataset form)."""
+    inputs, classes = [], []
+    for _ in range(rows):
+        label = rng.randrange(len(TOPICS))
+        template = rng.choice(TEMPLATES[TOPICS[label]])
+        inputs.append(template.format(**{key: rng.choice(values) for key, values in FILLERS.items()}))
+        classes.append(label)
+    return {"inputs": inputs, "classes": classes}
+
+
+with DAG(
+    dag_id="example_ttm_nightly_retrain",
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "keep_champion": Param(
+            True, type="boolean", description="Keep the winning model serving after the run."
+        )
+    },
+    tags=["example", "tune-the-model"],
+    doc_md=__doc__,
+) as dag:
+
+    @task(multiple_outputs=True)
+    def build_datasets(run_id: str | None = None) -> dict[str, Any]:
+        """Fresh data for tonight: 96 training and 48 validation rows, seeded by the run."""
+        rng = random.Random(run_id)
+        return {"train": make_dataset(rng, 96), "validation": make_dataset(rng, 48)}
+
+    datasets = build_datasets()
+    create = TuneTheModelCreateModelOperator(
+        task_id="create_candidate", model_type="classifier", num_classes=len(TOPICS)
+    )
+    train = TuneTheModelTrainModelOperator(
+        task_id="train_candidate",
+        model_name=create.output,
+        train_data=datasets["train"],
+        validation_data=datasets["validation"],
+        model_type="classifier",
+        num_classes=len(TOPICS),
+        wait_for_ready=True,
+        deferrable=True,
+        poll_interval=POKE_INTERVAL,
+        timeout=timedelta(hours=6),
+    )
+    score = TuneTheModelClassifyOperator(
+        task_id="score_validation", model_name=train.output, inputs=datasets["validation"], max_concurrency=4
+    )
+
+    @task
+    def evaluate(predictions: list[dict[str, Any]], validation: dict[str, Any]) -> float:
+        """The share of validation rows whose predicted class is the true one."""
+        hits = sum(p["class"] == truth for p, truth in zip(predictions, validation["classes"], strict=True))
+        accuracy = hits / len(predictions)
+        log.info("Candidate accuracy: %.3f (%d of %d validation rows).", accuracy, hits, len(predictions))
+        return accuracy
+
+    @task
+    def pick_champion(candidate: str, accuracy: float, run_id: str | None = None) -> list[str]:
+        """Promote the candidate if it beats the stored accuracy; return the loser's id to delete."""
+        champion = Variable.get(CHAMPION_VARIABLE, None, deserialize_json=True)
+        if champion is not None and champion["model_name"] == candidate:  # promoted by an earlier try
+            return [champion["replaced"]] if champion.get("replaced") else []
+        if champion is not None and accuracy <= champion["accuracy"]:
+            log.info(
+                "Candidate %s (%.3f) does not beat %.3f: it loses.", candidate, accuracy, champion["accuracy"]
+            )
+            return [candidate]
+        bar = "no earlier champion" if champion is None else f"beats {champion['accuracy']:.3f}"
+        log.info("Candidate %s (%.3f) is the new champion: %s.", candidate, accuracy, bar)
+        replaced = champion.get("model_name") if champion else None
+        new = {"model_name": candidate, "accuracy": accuracy, "run_id": run_id, "replaced": replaced}
+        Variable.set(CHAMPION_VARIABLE, new, serialize_json=True)
+        return [replaced] if replaced else []
+
+    @task
+    def clean_up(candidate: str, params: dict[str, Any] | None = None) -> None:
+        """Delete the candidate unless it is the champion kept for serving (also after a failure)."""
+        champion = Variable.get(CHAMPION_VARIABLE, None, deserialize_json=True) or {}
+        is_champion = champion.get("model_name") == candidate
+        if is_champion and (params or {}).get("keep_champion"):
+            log.info("Keeping champion %s for serving.", candidate)
+            return
+        if TuneTheModelHook().delete_model(candidate) is not None:
+            why = (
+                "keep_champion is off, so the run leaves no model"
+                if is_champion
+                else "it is not the champion"
+            )
+            log.info("Deleted %s %s: %s.", "champion" if is_champion else "candidate", candidate, why)
+
+    accuracy = evaluate(score.output, datasets["validation"])
+    losers = pick_champion(create.output, accuracy)
+    delete_loser = TuneTheModelDeleteModelOperator.partial(
+        task_id="delete_loser", retries=2, retry_delay=RETRY_DELAY
+    ).expand(model_name=losers)
+    cleanup = clean_up.override(retries=2, retry_delay=RETRY_DELAY)(create.output)
+
+    datasets >> create >> train >> score
+    delete_loser >> cleanup.as_teardown(setups=create)
