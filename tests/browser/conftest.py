@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 1000}
+VIEWPORT = {"width": 1280, "height": 720}
 TIMEOUT_MS = 20_000  # every Playwright wait and expect; the Test action makes one call to the emulator
 
 _FAILED = pytest.StashKey[bool]()

@@ -18,6 +18,8 @@ import pytest
 
 from airflow_provider_ttm.connection_fields import CONNECTION_EXTRA_FIELDS, DEFAULT_BASE_URL
 
+from .conftest import VIEWPORT
+
 if TYPE_CHECKING:
     from e2e.emulator_process import EmulatorProcess
     from playwright.sync_api import Locator, Page, Response
@@ -56,7 +58,9 @@ class ConnectionsPage:
         return self.page.get_by_role("dialog")
 
     def row(self, conn_id: str) -> Locator:
-        return self.page.get_by_role("row").filter(has=self.page.get_by_role("cell", name=conn_id, exact=True))
+        return self.page.get_by_role("row").filter(
+            has=self.page.get_by_role("cell", name=conn_id, exact=True)
+        )
 
     def labels(self) -> list[str]:
         """The text of every label in the dialog, without the required-field star."""
@@ -69,7 +73,7 @@ class ConnectionsPage:
         The labels of extra fields are not linked to their inputs in Airflow 3.3.2, so the field
         group holding the label is found instead.
         """
-        label_locator = self.dialog().locator("label").filter(has_text=_exact(label))
+        label_locator = self.page.locator("label").filter(has_text=_exact(label))
         return self.dialog().get_by_role("group").filter(has=label_locator)
 
     def section(self, name: str) -> None:
@@ -147,7 +151,10 @@ def test_add_a_connection_test_it_and_read_it_back(
     assert not set(HIDDEN_LABELS) & set(labels), f"hidden fields shown: {labels}"
     expect(dialog.get_by_label("Base URL", exact=True)).to_have_attribute("placeholder", DEFAULT_BASE_URL)
     expect(dialog.get_by_label("API Key", exact=True)).to_have_attribute("type", "password")
-    expect(dialog.get_by_label("Base URL port", exact=True)).to_have_attribute("placeholder", re.compile("443"))
+    expect(dialog.get_by_label("Base URL port", exact=True)).to_have_attribute(
+        "placeholder", re.compile("443")
+    )
+    screenshots.save(dialog, "connection-form-empty")
 
     dialog.get_by_label("Base URL", exact=True).fill(HOST)
     dialog.get_by_label("Base URL port", exact=True).fill(str(port))
@@ -172,11 +179,12 @@ def test_add_a_connection_test_it_and_read_it_back(
     screenshots.side_by_side("connection-form", [standard, extras])
 
     # -- save ------------------------------------------------------------------------------------
+    page.set_viewport_size(VIEWPORT)
     created = connections.save("POST")
     assert created.status == 201, created.text()
     sent = created.request.post_data_json
     assert (sent["host"], sent["port"], sent["password"]) == (HOST, port, good_key)
-    page.set_viewport_size({"width": 1280, "height": 720})
+    connections.toast("Create Connection Request Submitted")
     expect(connections.row(CONN_ID)).to_contain_text(str(port))
     screenshots.save(page, "connection-list")
 
@@ -222,24 +230,33 @@ def test_add_a_connection_test_it_and_read_it_back(
     }
 
 
-def test_test_action_of_a_connection_without_port_is_refused_on_airflow_3_3_2(
+def test_the_test_action_needs_a_stored_port_on_airflow_3_3_2(
     page: Page, api_server: AirflowApiServer, browser_emulator: EmulatorProcess, screenshots: Screenshots
 ) -> None:
     """Why the port field is shown: with an empty stored port, the UI's Test sends port 0 (3.3.2).
 
     The api-server then sees a port that "differs from the stored connection" and answers 400
-    without running the hook. When this test fails, Airflow fixed it: the port may be hidden again.
+    without running the hook; a stored port, even 0 ("none": the Base URL names its own), avoids it.
+    When the first half fails, Airflow has fixed this and the port may be hidden again.
     """
-    conn_id = "ttm_without_port"
-    api_server.client.create_connection(
-        conn_id, "ttm", host=browser_emulator.url, password=browser_emulator.api_key
-    )
+    for conn_id, port in (("ttm_without_port", None), ("ttm_port_zero", 0)):
+        api_server.client.create_connection(
+            conn_id, "ttm", host=browser_emulator.url, password=browser_emulator.api_key, port=port
+        )
     connections = ConnectionsPage(page, api_server.url)
     connections.open()
 
-    reply = connections.press_test(conn_id)
+    reply = connections.press_test("ttm_without_port")
     assert reply.request.post_data_json["port"] == 0
     assert reply.status == 400, reply.text()
     assert "differs from the stored connection" in reply.json()["detail"]
     connections.toast("Test Connection Failed")
     screenshots.save(page, "test-empty-port-airflow-3.3.2")
+    connections.open()
+
+    reply = connections.press_test("ttm_port_zero")
+    assert reply.request.post_data_json["port"] == 0
+    assert reply.status == 200, reply.text()
+    assert reply.json()["status"] is True, reply.json()
+    assert reply.json()["message"].startswith(f"Connected to Tune The Model at {browser_emulator.url}:")
+    connections.toast("Test Connection Successful")

@@ -317,7 +317,11 @@ def test_every_declared_extra_has_a_label_description_and_nullable_schema() -> N
         assert "null" in field.schema["type"], name
 
 
-def test_ui_field_behaviour_relabels_host_and_password_and_hides_the_rest() -> None:
-    assert UI_FIELD_BEHAVIOUR["relabeling"] == {"host": "Base URL", "password": "API Key"}
-    assert set(UI_FIELD_BEHAVIOUR["hidden-fields"]) == {"schema", "login", "port", "extra"}
+def test_ui_field_behaviour_relabels_host_password_and_port_and_hides_the_rest() -> None:
+    assert UI_FIELD_BEHAVIOUR["relabeling"] == {
+        "host": "Base URL",
+        "password": "API Key",
+        "port": "Base URL port",
+    }
+    assert set(UI_FIELD_BEHAVIOUR["hidden-fields"]) == {"schema", "login", "extra"}
     assert UI_FIELD_BEHAVIOUR["placeholders"]["host"] == DEFAULT_BASE_URL

@@ -118,8 +118,8 @@ def test_hook_identity() -> None:
 def test_ui_field_behaviour_for_older_airflow_uses_underscored_keys() -> None:
     behaviour = TuneTheModelHook.get_ui_field_behaviour()
 
-    assert behaviour["hidden_fields"] == ["schema", "login", "port", "extra"]
-    assert behaviour["relabeling"] == {"host": "Base URL", "password": "API Key"}
+    assert behaviour["hidden_fields"] == ["schema", "login", "extra"]
+    assert behaviour["relabeling"] == {"host": "Base URL", "password": "API Key", "port": "Base URL port"}
     assert "hidden-fields" not in behaviour
 
 
