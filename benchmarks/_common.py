@@ -8,6 +8,7 @@ process, so no request of the parent's does it).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import importlib.metadata
@@ -16,6 +17,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -29,9 +31,16 @@ API_KEY = "ttm-benchmark-key-0123456789"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def scratch_dir(prefix: str) -> str:
+    """A temporary folder removed when this process exits."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def isolated_airflow_home() -> str:
     """Point Airflow at a throwaway home (no ~/airflow is written), before it is imported."""
-    home = tempfile.mkdtemp(prefix="ttm-bench-airflow-home-")
+    home = scratch_dir("ttm-bench-airflow-home-")
     os.environ["AIRFLOW_HOME"] = home
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     return home

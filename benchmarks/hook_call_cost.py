@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, EmulatorProcess, isolated_airflow_home, make_certificate, median
+from _common import API_KEY, EmulatorProcess, isolated_airflow_home, make_certificate, median, scratch_dir
 
 CONN_ID = "ttm_bench"
 SCHEMES = ("http", "https")
@@ -48,7 +47,7 @@ WARM_UP = 20
 def run_scheme(scheme: str, calls: int) -> dict[str, Any]:
     """Every client against one emulator over ``scheme``, in this (fresh) process."""
     isolated_airflow_home()
-    folder = tempfile.mkdtemp(prefix="ttm-bench-tls-")
+    folder = scratch_dir("ttm-bench-tls-")
     certificate = make_certificate(folder) if scheme == "https" else None
     with EmulatorProcess(
         certfile=certificate.cert_file if certificate else None,

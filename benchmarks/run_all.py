@@ -1,6 +1,6 @@
 """Run every benchmark and rewrite ``benchmarks/README.md`` with the tables (``make bench``).
 
-python benchmarks/run_all.py                 # the full set, about six minutes on 2 cores
+python benchmarks/run_all.py                 # the full set, four to six minutes on 2 cores
 python benchmarks/run_all.py --sizes 1 10 --calls 50 --repeats 2 --output /tmp/bench.md
 """
 

@@ -6,7 +6,7 @@ returns the status of every model of a key at once. So, by default, the waits on
 share a ``StatusPoller``: one per (event loop, connection id), it lists the models once per
 interval (the shortest among its waiters) and hands each waiter the ``ModelRecord`` of its model.
 
-- A model the list does not show (another key's public model, or one the list predates) is read
+- A model the list does not show (a public model, or one created after the list was read) is read
   from its own status endpoint by its waiter, at most about once per that waiter's interval.
 - A failed list reaches every waiter as that error, so each counts it as its trigger would count
   a failed status check (transient or not).
@@ -41,6 +41,8 @@ _FALLBACK_SHARE = 0.9
 
 
 class _Marker:
+    """A named sentinel (readable in reprs and debuggers)."""
+
     def __init__(self, name: str) -> None:
         self._name = name
 
@@ -228,7 +230,7 @@ class StatusPoller:
         except BaseException:
             await self.leave(waiter)
             raise
-        if self._task is None:
+        if self._task is None or self._task.done():
             log.info("Polling the model list of connection %r for the waits on it.", self.ttm_conn_id)
             # A context of its own: no trigger's log context (the first waiter's) follows the task.
             self._task = contextvars.Context().run(
