@@ -23,7 +23,7 @@ _DEPLOYMENT = pytest.StashKey[AirflowDeployment]()
 @pytest.fixture(scope="session")
 def emulator_process() -> Iterator[EmulatorProcess]:
     """The TTM API emulator in a process of its own, as a user would run it next to Airflow."""
-    with EmulatorProcess(api_key=f"ttm-e2e-key-{secrets.token_hex(8)}", auto_train="6s") as emulator:
+    with EmulatorProcess(api_key=f"ttm-e2e-key-{secrets.token_hex(8)}", auto_train="20s") as emulator:
         yield emulator
 
 

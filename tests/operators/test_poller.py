@@ -227,16 +227,19 @@ def test_the_last_waiter_leaving_stops_the_task_and_closes_the_client(ttm_emulat
     assert opened[0].client.is_closed
 
 
-def test_each_event_loop_gets_its_own_poller(ttm_emulator, opened) -> None:
+def test_each_event_loop_gets_its_own_poller(ttm_emulator, opened, monkeypatch) -> None:
     (model_name,) = _models(1)
     ttm_emulator.control.force_status(model_name, "Ready")
     seen: list[StatusPoller] = []
+    poller_for = poller_module._poller_for
+
+    def recording_poller_for(*args, **kwargs):
+        poller = poller_for(*args, **kwargs)
+        seen.append(poller)
+        return poller
 
     async def one_wait() -> dict:
-        task = _start(_trigger(model_name))[0]
-        await _until(lambda: bool(active_pollers()) or task.done(), "the poller")
-        seen.extend(active_pollers())
-        return await task
+        return await _start(_trigger(model_name))[0]
 
     # A poller left behind by a loop that closed is dropped when the next loop asks for one.
     stale_loop = asyncio.new_event_loop()
@@ -247,6 +250,7 @@ def test_each_event_loop_gets_its_own_poller(ttm_emulator, opened) -> None:
     stale_loop.run_until_complete(register_only())
     stale_loop.close()
     assert len(active_pollers()) == 1
+    monkeypatch.setattr(poller_module, "_poller_for", recording_poller_for)
 
     first = asyncio.run(one_wait())
     second = asyncio.run(one_wait())
