@@ -9,7 +9,7 @@ from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, data_format_of, inputs_from
 from airflow_provider_ttm.api.inference import GENERATION_OPTIONS, GenerationOptions, predicted_class
 from airflow_provider_ttm.arguments import is_resolved_later
-from airflow_provider_ttm.operators.ttm import _TuneTheModelOperator
+from airflow_provider_ttm.operators.base import TuneTheModelBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 MAX_CONCURRENCY = 64
 
 
-class _BatchInferenceOperator(_TuneTheModelOperator):
+class _BatchInferenceOperator(TuneTheModelBaseOperator):
     """What both batch operators share: reading the inputs, the thread pool's bounds, the output.
 
     :param model_name: the id of the model to call. (templated)

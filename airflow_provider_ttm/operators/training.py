@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import conf
+from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_ttm import data_files
 from airflow_provider_ttm.api import endpoints, training
 from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, Dataset, build_dataset, data_format_of
 from airflow_provider_ttm.api.statuses import has_training_started
 from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
-from airflow_provider_ttm.operators.ttm import (
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_WAIT_TIMEOUT,
-    _TuneTheModelOperator,
-    default_model_name,
-)
+from airflow_provider_ttm.operators.base import TuneTheModelWaitingOperator, default_model_name
 from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
@@ -32,7 +26,7 @@ DATASET_FILES_KEY = "dataset_files"
 _DATA_PARAMS = ("train_data", "validation_data")
 
 
-class TuneTheModelTrainModelOperator(_TuneTheModelOperator):
+class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
     """Train a model: upload a training and a validation set, bind them, fit; optionally wait for Ready.
 
     Each dataset is a mapping ``{"inputs": [...], "classes" | "outputs": [...]}``, a list of rows
@@ -67,6 +61,8 @@ class TuneTheModelTrainModelOperator(_TuneTheModelOperator):
     :param timeout: how long to wait for Ready (seconds or ``timedelta``).
     :param files_timeout: how long to wait for the uploaded files to be processed.
     :param max_consecutive_errors: transient status-check failures in a row tolerated while deferred.
+    :param coalesce: while deferred, share one list request per interval with the other waits on
+        this connection in the triggerer (default); False polls this model's status endpoint alone.
     :param delete_files: delete the uploaded files when the task fails, and once the model is Ready
         (with ``wait_for_ready``; without it they are kept while the model trains).
     :param ttm_conn_id: the Airflow connection to use. (templated)
@@ -98,12 +94,7 @@ class TuneTheModelTrainModelOperator(_TuneTheModelOperator):
         target_column: str | None = None,
         data_format: str | None = None,
         file_name_prefix: str | None = None,
-        wait_for_ready: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
         files_timeout: float | timedelta = DEFAULT_FILES_TIMEOUT,
-        max_consecutive_errors: int = 5,
         delete_files: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -117,14 +108,7 @@ class TuneTheModelTrainModelOperator(_TuneTheModelOperator):
         self.target_column = target_column
         self.data_format = data_format
         self.file_name_prefix = file_name_prefix
-        self.wait_for_ready = wait_for_ready
-        self.deferrable = deferrable
-        self.poll_interval = positive_seconds("poll_interval", poll_interval)
-        self.wait_timeout = positive_seconds("timeout", timeout)
         self.files_timeout = positive_seconds("files_timeout", files_timeout)
-        self.max_consecutive_errors = endpoints.whole_number(
-            "max_consecutive_errors", max_consecutive_errors, minimum=0
-        )
         self.delete_files = delete_files
         self._check_known_arguments()
 
@@ -214,26 +198,14 @@ class TuneTheModelTrainModelOperator(_TuneTheModelOperator):
             if file_ids:
                 self.log.info("The dataset files are kept while the model trains.")
             return model_name
-        if self.deferrable:
-            from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
-            self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
-            self.defer(
-                trigger=TuneTheModelModelStatusTrigger(
-                    ttm_conn_id=self.ttm_conn_id,
-                    model_name=model_name,
-                    poll_interval=self.poll_interval,
-                    deadline=time.time() + self.wait_timeout,
-                    max_consecutive_errors=self.max_consecutive_errors,
-                    started_at=time.time(),
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.wait_timeout),
-            )
         try:
-            self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
-        finally:
+            self.wait_until_ready(model_name)
+        except TaskDeferred:
+            raise  # the wait goes on in the triggerer; execute_complete cleans the files up
+        except BaseException:
             self._cleanup(file_ids, context)
+            raise
+        self._cleanup(file_ids, context)
         return model_name
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin, conf
+from airflow.providers.common.compat.sdk import ResumableJobMixin
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
-from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
-from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.arguments import is_resolved_later
+from airflow_provider_ttm.operators.base import (
+    TuneTheModelBaseOperator,
+    TuneTheModelWaitingOperator,
+    default_model_name,
+)
 from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
@@ -21,25 +22,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-DEFAULT_POLL_INTERVAL = 60.0
-DEFAULT_WAIT_TIMEOUT = timedelta(hours=24)
-_MAX_DEFAULT_NAME = 200
 
-
-class _TuneTheModelOperator(BaseOperator):
-    """What every operator here shares: the connection id and a hook made on first use."""
-
-    def __init__(self, *, ttm_conn_id: str = TuneTheModelHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.ttm_conn_id = ttm_conn_id
-
-    @cached_property
-    def hook(self) -> TuneTheModelHook:
-        """The hook of ``ttm_conn_id``."""
-        return TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
-
-
-class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
+class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOperator):
     """Create a classifier or generator; optionally wait until it is Ready.
 
     Returns the new model's id, so ``create.output`` feeds the next task. The id is also pushed to
@@ -83,12 +67,6 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         num_classes: int | str | None = None,
         train_iters: int | str | None = None,
         pretrained_model: str | None = None,
-        wait_for_ready: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
-        max_consecutive_errors: int = 5,
-        coalesce: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,14 +75,6 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         self.num_classes = num_classes
         self.train_iters = train_iters
         self.pretrained_model = pretrained_model
-        self.wait_for_ready = wait_for_ready
-        self.deferrable = deferrable
-        self.poll_interval = positive_seconds("poll_interval", poll_interval)
-        self.wait_timeout = positive_seconds("timeout", timeout)
-        self.max_consecutive_errors = endpoints.whole_number(
-            "max_consecutive_errors", max_consecutive_errors, minimum=0
-        )
-        self.coalesce = coalesce
         if not any(
             is_resolved_later(value)
             for value in (model_type, name, num_classes, train_iters, pretrained_model)
@@ -162,24 +132,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         model_name = str(external_id)
         if not self.wait_for_ready:
             return model_name
-        if self.deferrable:
-            from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
-            self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
-            self.defer(
-                trigger=TuneTheModelModelStatusTrigger(
-                    ttm_conn_id=self.ttm_conn_id,
-                    model_name=model_name,
-                    poll_interval=self.poll_interval,
-                    deadline=time.time() + self.wait_timeout,
-                    max_consecutive_errors=self.max_consecutive_errors,
-                    started_at=time.time(),
-                    coalesce=self.coalesce,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.wait_timeout),
-            )
-        self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+        self.wait_until_ready(model_name)
         return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
@@ -193,7 +146,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, _TuneTheModelOperator):
         return str(model["model_name"])
 
 
-class TuneTheModelDeleteModelOperator(_TuneTheModelOperator):
+class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):
     """Delete a model. A model that is already gone counts as deleted, unless asked otherwise.
 
     Returns the deleted model's record, or None when it was already gone. Fit for a teardown:
@@ -223,7 +176,7 @@ class TuneTheModelDeleteModelOperator(_TuneTheModelOperator):
         return record.to_dict()
 
 
-class TuneTheModelListModelsOperator(_TuneTheModelOperator):
+class TuneTheModelListModelsOperator(TuneTheModelBaseOperator):
     """List the API key's models as plain dicts, optionally filtered.
 
     :param statuses: keep models in one of these statuses (any case), e.g. ``["Ready"]``. (templated)
@@ -259,13 +212,3 @@ class TuneTheModelListModelsOperator(_TuneTheModelOperator):
         models = filter_models(listed, statuses=self.statuses, model_type=self.model_type)
         self.log.info("Found %d %smodels.", len(models), "public " if self.public else "")
         return [model.to_dict() for model in models]
-
-
-def default_model_name(context: Context) -> str:
-    """``<dag_id>.<task_id>.<run_id>[.<map_index>]``: unique per task instance, stable across tries."""
-    ti = context["ti"]
-    parts = [ti.dag_id, ti.task_id, ti.run_id]
-    map_index = getattr(ti, "map_index", -1)
-    if map_index is not None and map_index >= 0:
-        parts.append(str(map_index))
-    return ".".join(parts)[:_MAX_DEFAULT_NAME]
