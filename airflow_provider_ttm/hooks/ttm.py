@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 
     from airflow_provider_ttm.api.datasets import Dataset
     from airflow_provider_ttm.api.inference import GenerationOptions
+    from airflow_provider_ttm.hooks.transport import Recovery
 
 ResultT = TypeVar("ResultT")
+
+
+_Named = TypeVar("_Named", ModelRecord, FileRecord)
 
 
 class TuneTheModelHook(BaseHook):
@@ -186,39 +190,55 @@ class TuneTheModelHook(BaseHook):
         if adopt_existing and reusable:
             self.log.info("Model %s named %r already exists; reusing it.", reusable[0].model_name, name)
             return reusable[0]
-        known_ids = {model.model_name for model in namesakes}
-
-        def recover(error: TuneTheModelError) -> dict[str, Any] | None:
-            if name is None:
-                raise TuneTheModelError(
-                    f"Creating the model may or may not have succeeded ({error}). It was not retried: "
-                    "without a name a second model could not be told apart. Give the operator a 'name' "
-                    "to make creation safe to retry, and check the service for a stray model."
-                ) from error
-            settle = settle_seconds(error, self.settings.timeout)
-            if settle:
-                self.log.warning("Create of %r timed out; giving the service %.0f s to finish.", name, settle)
-                time.sleep(settle)
-            found = self._find_new_model(name, known_ids)
-            if found is None:
-                self.log.warning("Create of %r failed (%s); no model of that name appeared.", name, error)
-                return None
-            self.log.warning(
-                "Create of %r got no usable answer (%s), but the service made it: %s.",
-                name,
-                error,
-                found.model_name,
-            )
-            return found.to_dict()
-
+        if name is None:
+            return parse_model(self.transport.send(request, recover=_refuse_blind_resend))
+        recover = self._recovery_by_name(
+            name,
+            namesakes,
+            self._models_named,
+            key=lambda model: model.model_name,
+            payload=ModelRecord.to_dict,
+        )
         return parse_model(self.transport.send(request, recover=recover))
 
     def _models_named(self, name: str) -> list[ModelRecord]:
         return [model for model in self.list_models() if model.user_name == name]
 
-    def _find_new_model(self, name: str, known_ids: set[str]) -> ModelRecord | None:
-        new = [model for model in self._models_named(name) if model.model_name not in known_ids]
-        return new[0] if new else None
+    def _recovery_by_name(
+        self,
+        name: str,
+        before: list[_Named],
+        named: Callable[[str], list[_Named]],
+        *,
+        key: Callable[[_Named], str],
+        payload: Callable[[_Named], dict[str, Any]],
+    ) -> Recovery:
+        """How to tell whether a create of ``name`` whose reply was lost took effect.
+
+        The recovery looks for a new record of that name (one not in ``before``); after a timeout it
+        first gives the service one more timeout to finish. It returns that record's reply, or None
+        so the create may be sent again.
+        """
+        known = {key(record) for record in before}
+
+        def recover(error: TuneTheModelError) -> dict[str, Any] | None:
+            settle = settle_seconds(error, self.settings.timeout)
+            if settle:
+                self.log.warning("Create of %r timed out; giving the service %.0f s to finish.", name, settle)
+                time.sleep(settle)
+            new = [record for record in named(name) if key(record) not in known]
+            if not new:
+                self.log.warning("Create of %r failed (%s); nothing of that name appeared.", name, error)
+                return None
+            self.log.warning(
+                "Create of %r got no usable answer (%s), but the service made it: %s.",
+                name,
+                error,
+                key(new[0]),
+            )
+            return payload(new[0])
+
+        return recover
 
     def delete_model(self, model_name: str, *, missing_ok: bool = True) -> ModelRecord | None:
         """Delete a model.
@@ -257,20 +277,13 @@ class TuneTheModelHook(BaseHook):
         :param task_type: ``classifier`` or ``generator``.
         """
         request = files.create_file(name, task_type)
-        known_ids = {record.file_id for record in self._files_named(name)}
-
-        def recover(error: TuneTheModelError) -> dict[str, Any] | None:
-            settle = settle_seconds(error, self.settings.timeout)
-            if settle:
-                time.sleep(settle)
-            new = [record for record in self._files_named(name) if record.file_id not in known_ids]
-            if not new:
-                return None
-            self.log.warning(
-                "Create of file %r got no usable answer (%s), but the service made it.", name, error
-            )
-            return new[0].to_dict(with_upload_url=True)
-
+        recover = self._recovery_by_name(
+            name,
+            self._files_named(name),
+            self._files_named,
+            key=lambda record: record.file_id,
+            payload=lambda record: record.to_dict(with_upload_url=True),
+        )
         return parse_file(self.transport.send(request, recover=recover))
 
     def _files_named(self, name: str) -> list[FileRecord]:
@@ -485,3 +498,12 @@ class TuneTheModelHook(BaseHook):
         except Exception as error:
             return False, f"{type(error).__name__}: {error}"
         return True, f"Connected to Tune The Model at {self.settings.base_url}: the key sees {count} models."
+
+
+def _refuse_blind_resend(error: TuneTheModelError) -> None:
+    """The recovery of a create without a name: nothing can tell a second model apart, so fail."""
+    raise TuneTheModelError(
+        f"Creating the model may or may not have succeeded ({error}). It was not retried: "
+        "without a name a second model could not be told apart. Give the operator a 'name' "
+        "to make creation safe to retry, and check the service for a stray model."
+    ) from error
