@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_ttm.api.endpoints import API_PREFIX
+from airflow_provider_ttm.api.parsing import is_loopback_host
 from airflow_provider_ttm.api.retry import RetryPolicy
 from airflow_provider_ttm.connection_fields import (
     CONNECTION_EXTRA_FIELDS,
@@ -109,7 +109,7 @@ def normalize_base_url(
             f"Connection {conn_id!r}: host {host!r} is not a usable base URL ({problem}); "
             f"expected something like {DEFAULT_BASE_URL!r}."
         )
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname or ""):
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname or ""):
         raise TuneTheModelConnectionConfigError(
             f"Connection {conn_id!r}: plain http:// to {parts.hostname!r} would send the API key "
             "unencrypted; use https://, or set the extra 'allow_insecure_http' to true."
@@ -127,15 +127,6 @@ def _url_problem(scheme: str, hostname: str | None, query: str, fragment: str) -
     if query or fragment:
         return "it has a query or fragment"
     return None
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
 
 
 class _ExtraReader:

@@ -8,20 +8,19 @@ through ``statuses`` only.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_type, validate_name
+from airflow_provider_ttm.api.parsing import first_string, is_loopback_host, malformed
 from airflow_provider_ttm.api.replies import excerpt
 from airflow_provider_ttm.api.retry import parse_retry_after
 from airflow_provider_ttm.api.statuses import FileStatus, has_file_failed, is_file_ready
 from airflow_provider_ttm.exceptions import (
     TuneTheModelApiError,
     TuneTheModelBadRequestError,
-    TuneTheModelMalformedResponseError,
     TuneTheModelRateLimitedError,
     TuneTheModelServerError,
 )
@@ -89,20 +88,20 @@ def parse_file(payload: object) -> FileRecord:
     :raises TuneTheModelMalformedResponseError: when the object has no id or no status.
     """
     if not isinstance(payload, dict):
-        raise _malformed(f"expected a file object, got {type(payload).__name__}")
-    file_id = _first_string(payload, _FILE_ID_KEYS)
+        raise malformed(f"expected a file object, got {type(payload).__name__}")
+    file_id = first_string(payload, _FILE_ID_KEYS)
     if file_id is None:
-        raise _malformed("file object has neither 'id' nor 'file_id'")
+        raise malformed("file object has neither 'id' nor 'file_id'")
     status = payload.get("status")
     if not isinstance(status, str):
-        raise _malformed(f"file {file_id} has no 'status' string")
+        raise malformed(f"file {file_id} has no 'status' string")
     task_type = payload.get("task_type")
     upload_url = payload.get("upload_url")
     return FileRecord(
         file_id=file_id,
         status=status,
         task_type=task_type if isinstance(task_type, str) else None,
-        file_name=_first_string(payload, _FILE_NAME_KEYS),
+        file_name=first_string(payload, _FILE_NAME_KEYS),
         upload_url=upload_url if isinstance(upload_url, str) and upload_url else None,
         extra={key: value for key, value in payload.items() if key not in _KNOWN_KEYS},
     )
@@ -111,7 +110,7 @@ def parse_file(payload: object) -> FileRecord:
 def parse_file_list(payload: object) -> list[FileRecord]:
     """Parse the ``{"files": [...]}`` reply of ``GET /v0/files``."""
     if not isinstance(payload, dict) or not isinstance(payload.get("files"), list):
-        raise _malformed("expected an object with a 'files' list")
+        raise malformed("expected an object with a 'files' list")
     return [parse_file(item) for item in payload["files"]]
 
 
@@ -164,14 +163,12 @@ def checked_upload_url(record: FileRecord, *, allow_http: bool) -> str:
     """
     url = record.upload_url
     if url is None:
-        raise _malformed(f"file {record.file_id} has no 'upload_url'")
+        raise malformed(f"file {record.file_id} has no 'upload_url'")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _malformed(
-            f"file {record.file_id} has an upload URL that is not http(s): {describe_url(url)!r}"
-        )
-    if parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
-        raise _malformed(
+        raise malformed(f"file {record.file_id} has an upload URL that is not http(s): {describe_url(url)!r}")
+    if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
+        raise malformed(
             f"file {record.file_id} has a plain http:// upload URL on {parts.hostname!r}; refusing to "
             "send the dataset unencrypted"
         )
@@ -208,27 +205,4 @@ def upload_error(
     return TuneTheModelBadRequestError(
         f"{where}. The presigned URL may have expired; a new try of the task creates a new file.",
         status_code=status_code,
-    )
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def _first_string(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _malformed(detail: str) -> TuneTheModelMalformedResponseError:
-    return TuneTheModelMalformedResponseError(
-        f"Unexpected reply from Tune The Model: {detail}", status_code=200
     )

@@ -12,8 +12,8 @@ from typing import Any
 
 import pendulum
 
+from airflow_provider_ttm.api.parsing import first_string, malformed
 from airflow_provider_ttm.api.statuses import ModelStatus
-from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
 
 _MODEL_ID_KEYS = ("model_name", "model_id")
 _MODEL_LABEL_KEYS = ("user_name", "name")
@@ -78,19 +78,19 @@ def parse_model(payload: object) -> ModelRecord:
     :raises TuneTheModelMalformedResponseError: when the object has no id or no status.
     """
     if not isinstance(payload, dict):
-        raise _malformed(f"expected a model object, got {type(payload).__name__}")
-    model_name = _first_string(payload, _MODEL_ID_KEYS)
+        raise malformed(f"expected a model object, got {type(payload).__name__}")
+    model_name = first_string(payload, _MODEL_ID_KEYS)
     if model_name is None:
-        raise _malformed("model object has neither 'model_name' nor 'model_id'")
+        raise malformed("model object has neither 'model_name' nor 'model_id'")
     status = payload.get("status")
     if not isinstance(status, str):
-        raise _malformed(f"model {model_name} has no 'status' string")
+        raise malformed(f"model {model_name} has no 'status' string")
     model_type = payload.get("model_type")
     params = payload.get("model_params")
     return ModelRecord(
         model_name=model_name,
         status=status,
-        user_name=_first_string(payload, _MODEL_LABEL_KEYS),
+        user_name=first_string(payload, _MODEL_LABEL_KEYS),
         model_type=model_type if isinstance(model_type, str) else None,
         model_params=dict(params) if isinstance(params, dict) else {},
         last_updated_time=parse_timestamp(payload.get("last_updated_time")),
@@ -101,7 +101,7 @@ def parse_model(payload: object) -> ModelRecord:
 def parse_model_list(payload: object) -> list[ModelRecord]:
     """Parse the ``{"models": [...]}`` reply of the list endpoints."""
     if not isinstance(payload, dict) or not isinstance(payload.get("models"), list):
-        raise _malformed("expected an object with a 'models' list")
+        raise malformed("expected an object with a 'models' list")
     return [parse_model(item) for item in payload["models"]]
 
 
@@ -114,20 +114,6 @@ def parse_timestamp(value: object) -> pendulum.DateTime | None:
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         return None
     return parsed.in_timezone("UTC") if isinstance(parsed, pendulum.DateTime) else None
-
-
-def _first_string(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _malformed(detail: str) -> TuneTheModelMalformedResponseError:
-    return TuneTheModelMalformedResponseError(
-        f"Unexpected reply from Tune The Model: {detail}", status_code=200
-    )
 
 
 def filter_models(
