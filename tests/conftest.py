@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,3 +33,20 @@ def airflow_db() -> Path:
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def one_attempt_conn(ttm_emulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A connection to the emulator that tries each request once (so faults reach the caller)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TTM_ONE_ATTEMPT",
+        json.dumps(
+            {
+                "conn_type": "ttm",
+                "host": ttm_emulator.url,
+                "password": ttm_emulator.api_key,
+                "extra": {"max_attempts": 1},
+            }
+        ),
+    )
+    return "ttm_one_attempt"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_ttm.api.datasets import Dataset
+    from airflow_provider_ttm.api.endpoints import ApiRequest
     from airflow_provider_ttm.api.inference import GenerationOptions
     from airflow_provider_ttm.hooks.transport import Recovery
 
@@ -246,12 +247,19 @@ class TuneTheModelHook(BaseHook):
         :param model_name: the model's id.
         :param missing_ok: return None instead of raising when the model is already gone.
         """
+        request = endpoints.delete_model(model_name)
+        return self._delete(request, parse_model, f"Model {model_name}", missing_ok=missing_ok)
+
+    def _delete(
+        self, request: ApiRequest, parse: Callable[[Any], _Named], what: str, *, missing_ok: bool
+    ) -> _Named | None:
+        """Send a delete; "already gone" (404) is success unless ``missing_ok`` is False."""
         try:
-            return parse_model(self.transport.send(endpoints.delete_model(model_name)))
+            return parse(self.transport.send(request))
         except TuneTheModelNotFoundError:
             if not missing_ok:
                 raise
-            self.log.info("Model %s is already gone; nothing to delete.", model_name)
+            self.log.info("%s is already gone; nothing to delete.", what)
             return None
 
     # --- dataset files -----------------------------------------------------------------------
@@ -295,13 +303,7 @@ class TuneTheModelHook(BaseHook):
         :param file_id: the file's id.
         :param missing_ok: return None instead of raising when the file is already gone.
         """
-        try:
-            return parse_file(self.transport.send(files.delete_file(file_id)))
-        except TuneTheModelNotFoundError:
-            if not missing_ok:
-                raise
-            self.log.info("File %s is already gone; nothing to delete.", file_id)
-            return None
+        return self._delete(files.delete_file(file_id), parse_file, f"File {file_id}", missing_ok=missing_ok)
 
     @cached_property
     def upload_transport(self) -> UploadTransport:

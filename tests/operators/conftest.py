@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,20 +39,3 @@ class FakeTaskStateStore:
 @pytest.fixture
 def context() -> dict[str, Any]:
     return {"ti": FakeTaskInstance(), "task_state_store": FakeTaskStateStore()}
-
-
-@pytest.fixture
-def flaky_conn(ttm_emulator, monkeypatch) -> str:
-    """A connection to the emulator that tries each request once (so faults reach the caller)."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TTM_ONE_ATTEMPT",
-        json.dumps(
-            {
-                "conn_type": "ttm",
-                "host": ttm_emulator.url,
-                "password": ttm_emulator.api_key,
-                "extra": {"max_attempts": 1},
-            }
-        ),
-    )
-    return "ttm_one_attempt"

@@ -263,14 +263,14 @@ def test_each_event_loop_gets_its_own_poller(ttm_emulator, opened, monkeypatch) 
     assert active_pollers() == []
 
 
-def test_a_failed_list_is_a_transient_error_for_every_waiter(ttm_emulator, flaky_conn) -> None:
+def test_a_failed_list_is_a_transient_error_for_every_waiter(ttm_emulator, one_attempt_conn) -> None:
     models = _models(3)
     for model_name in models:
         ttm_emulator.control.force_status(model_name, "Ready")
     ttm_emulator.control.add_fault(kind="error", status=503, route=LIST, times=2)
 
     async def scenario() -> list[dict]:
-        triggers = [_trigger(name, ttm_conn_id=flaky_conn, max_consecutive_errors=2) for name in models]
+        triggers = [_trigger(name, ttm_conn_id=one_attempt_conn, max_consecutive_errors=2) for name in models]
         return await _gather(_start(*triggers))
 
     payloads = asyncio.run(scenario())
@@ -279,12 +279,12 @@ def test_a_failed_list_is_a_transient_error_for_every_waiter(ttm_emulator, flaky
     assert ttm_emulator.control.count(LIST) == 3
 
 
-def test_too_many_failed_lists_in_a_row_fail_every_waiter(ttm_emulator, flaky_conn) -> None:
+def test_too_many_failed_lists_in_a_row_fail_every_waiter(ttm_emulator, one_attempt_conn) -> None:
     models = _models(3)
     ttm_emulator.control.add_fault(kind="error", status=503, route=LIST)
 
     async def scenario() -> list[dict]:
-        triggers = [_trigger(name, ttm_conn_id=flaky_conn, max_consecutive_errors=2) for name in models]
+        triggers = [_trigger(name, ttm_conn_id=one_attempt_conn, max_consecutive_errors=2) for name in models]
         return await _gather(_start(*triggers))
 
     payloads = asyncio.run(scenario())

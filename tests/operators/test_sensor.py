@@ -131,17 +131,17 @@ def test_bad_arguments_are_refused(kwargs, message) -> None:
 
 
 def test_transient_errors_are_tolerated_then_reported_with_their_count(
-    ttm_emulator, context, flaky_conn
+    ttm_emulator, context, one_attempt_conn
 ) -> None:
     model_name = _model(ttm_emulator, "Ready")
     ttm_emulator.control.add_fault(kind="error", status=503, route="GET /v0/models/{id}/status", times=2)
-    tolerant = _sensor(model_name, ttm_conn_id=flaky_conn, max_consecutive_errors=2)
+    tolerant = _sensor(model_name, ttm_conn_id=one_attempt_conn, max_consecutive_errors=2)
 
     assert tolerant.execute(context)["status"] == "Ready"
     assert ttm_emulator.control.count("GET /v0/models/{id}/status") == 3
 
     ttm_emulator.control.add_fault(kind="error", status=503, route="GET /v0/models/{id}/status")
-    strict = _sensor(model_name, ttm_conn_id=flaky_conn, max_consecutive_errors=1)
+    strict = _sensor(model_name, ttm_conn_id=one_attempt_conn, max_consecutive_errors=1)
     with pytest.raises(TuneTheModelError, match=r"\(2 failed checks in a row\)"):
         strict.execute(context)
 

@@ -153,12 +153,12 @@ def test_invalid_model_name_yields_error_without_a_request(ttm_emulator, coalesc
     assert ttm_emulator.control.counters() == {}
 
 
-def test_transient_errors_are_tolerated_up_to_the_limit(ttm_emulator, flaky_conn, coalesce) -> None:
+def test_transient_errors_are_tolerated_up_to_the_limit(ttm_emulator, one_attempt_conn, coalesce) -> None:
     model_name = _create(ttm_emulator)
     ttm_emulator.control.force_status(model_name, "Ready")
     ttm_emulator.control.add_fault(kind="error", status=503, route=POLL_ROUTE[coalesce], times=2)
     trigger = TuneTheModelModelStatusTrigger(
-        flaky_conn, model_name, 0.05, max_consecutive_errors=2, coalesce=coalesce
+        one_attempt_conn, model_name, 0.05, max_consecutive_errors=2, coalesce=coalesce
     )
 
     payload = asyncio.run(_first_event(trigger))
@@ -167,11 +167,11 @@ def test_transient_errors_are_tolerated_up_to_the_limit(ttm_emulator, flaky_conn
     assert ttm_emulator.control.count(POLL_ROUTE[coalesce]) == 3
 
 
-def test_too_many_transient_errors_in_a_row_yield_error(ttm_emulator, flaky_conn, coalesce) -> None:
+def test_too_many_transient_errors_in_a_row_yield_error(ttm_emulator, one_attempt_conn, coalesce) -> None:
     model_name = _create(ttm_emulator)
     ttm_emulator.control.add_fault(kind="error", status=503, route=POLL_ROUTE[coalesce])
     trigger = TuneTheModelModelStatusTrigger(
-        flaky_conn, model_name, 0.05, max_consecutive_errors=2, coalesce=coalesce
+        one_attempt_conn, model_name, 0.05, max_consecutive_errors=2, coalesce=coalesce
     )
 
     payload = asyncio.run(_first_event(trigger))

@@ -56,23 +56,6 @@ def columns(count: int = 32, num_classes: int = 3) -> dict[str, list[Any]]:
 
 
 @pytest.fixture
-def one_attempt_conn(ttm_emulator, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A connection to the emulator that tries each request once (so faults reach the caller)."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TTM_ONE_ATTEMPT",
-        json.dumps(
-            {
-                "conn_type": "ttm",
-                "host": ttm_emulator.url,
-                "password": ttm_emulator.api_key,
-                "extra": {"max_attempts": 1},
-            }
-        ),
-    )
-    return "ttm_one_attempt"
-
-
-@pytest.fixture
 def mocked_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Define the connection ``ttm_mock`` to the mocked API (https, the test key); returns its id."""
 
