@@ -40,8 +40,15 @@ CONNECTION_EXTRA_FIELDS: dict[str, ExtraField] = {
     ),
     "verify": ExtraField(
         "TLS verification",
-        "true (default), false, or the path of a CA bundle to trust.",
+        "true (default: the CA bundle REQUESTS_CA_BUNDLE or SSL_CERT_FILE names, else the built-in "
+        "one), false, or the path of a CA bundle to trust.",
         {"type": ["string", "boolean", "null"], "default": True},
+    ),
+    "proxy": ExtraField(
+        "Proxy URL",
+        "http://[user:password@]host:port of the HTTP proxy to go through; empty: the environment's "
+        "HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY.",
+        {"type": ["string", "null"], "default": None},
     ),
     "allow_insecure_http": ExtraField(
         "Allow plain http:// to non-loopback hosts",

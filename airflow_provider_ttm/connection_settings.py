@@ -16,6 +16,7 @@ from airflow_provider_ttm.connection_fields import (
     DEFAULT_TIMEOUT_SECONDS,
 )
 from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
+from airflow_provider_ttm.network import PROXY_EXPECTED, parse_proxy_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,6 +32,8 @@ class ConnectionSettings:
     :param timeout: seconds per request.
     :param verify: TLS verification: True, False or a CA bundle path.
     :param retry: the retry policy for failed requests.
+    :param proxy: the proxy URL every request goes through (the ``proxy`` extra), or None for the
+        environment's (see ``airflow_provider_ttm.network``); may hold credentials, never printed.
     """
 
     conn_id: str
@@ -39,6 +42,7 @@ class ConnectionSettings:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     verify: bool | str = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    proxy: str | None = None
 
     def __repr__(self) -> str:
         return f"ConnectionSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, api_key=***)"
@@ -66,6 +70,7 @@ class ConnectionSettings:
                 f"Connection {conn_id!r} has no API key: put it in the connection's password "
                 "field (shown as 'API Key')."
             )
+        _check_api_key(conn_id, password.strip())
         options = _ExtraReader(conn_id, extra)
         allow_http = options.boolean("allow_insecure_http", False)
         retry = RetryPolicy(
@@ -79,6 +84,29 @@ class ConnectionSettings:
             timeout=options.number("timeout", DEFAULT_TIMEOUT_SECONDS, minimum=0.0, exclusive=True),
             verify=options.verify(),
             retry=retry,
+            proxy=options.proxy(),
+        )
+
+
+def _check_api_key(conn_id: str, key: str) -> None:
+    """Refuse a key an HTTP header cannot carry, naming the problem but never quoting the key.
+
+    Line breaks, other control characters and non-ASCII characters would make the HTTP libraries
+    fail on every request with a message (and a log line) that quotes the key.
+    """
+    for position, char in enumerate(key, start=1):
+        if char in "\r\n":
+            problem = "a line break"
+        elif not char.isascii():
+            problem = "a non-ASCII character"
+        elif not char.isprintable():
+            problem = "a control character"
+        else:
+            continue
+        raise TuneTheModelConnectionConfigError(
+            f"Connection {conn_id!r}: the API key holds {problem} (character {position} of "
+            f"{len(key)}); an API key is printable ASCII. Paste it again into the connection's "
+            "password field (shown as 'API Key')."
         )
 
 
@@ -192,6 +220,20 @@ class _ExtraReader:
         if isinstance(value, str) and value.strip():
             return value.strip()
         raise self._error("verify", "true, false or a CA bundle path", value)
+
+    def proxy(self) -> str | None:
+        """The ``proxy`` extra, validated; errors never quote it (it may hold a password)."""
+        value = self._raw("proxy")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            if not isinstance(value, str):
+                raise ValueError("it is not text")
+            return parse_proxy_url(value)
+        except ValueError as error:
+            raise TuneTheModelConnectionConfigError(
+                f"Connection {self._conn_id!r}: extra 'proxy' must be {PROXY_EXPECTED}, but {error}."
+            ) from None
 
 
 def _as_bool(value: Any) -> bool | None:

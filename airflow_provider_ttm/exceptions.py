@@ -30,14 +30,14 @@ class TuneTheModelTransportError(TuneTheModelError):
     :param message: what happened, without secrets.
     :param sent: whether the request may have reached the service (its outcome is unknown).
     :param timed_out: whether no answer came within the timeout (the service may still be at work).
+    :param retryable: whether asking again may help (not when a proxy refused our credentials).
     """
 
-    retryable = True
-
-    def __init__(self, message: str, *, sent: bool, timed_out: bool = False) -> None:
+    def __init__(self, message: str, *, sent: bool, timed_out: bool = False, retryable: bool = True) -> None:
         super().__init__(message)
         self.sent = sent
         self.timed_out = timed_out
+        self.retryable = retryable
 
 
 class TuneTheModelApiError(TuneTheModelError):
@@ -101,6 +101,17 @@ class TuneTheModelMalformedResponseError(TuneTheModelApiError):
     def __init__(self, message: str, *, status_code: int, retryable: bool = True) -> None:
         super().__init__(message, status_code=status_code)
         self.retryable = retryable
+
+
+class TuneTheModelReplyTooLargeError(TuneTheModelMalformedResponseError):
+    """The reply was larger than the provider reads (``replies.MAX_REPLY_BYTES``); not retryable.
+
+    :param message: the size cap and the first bytes of the body.
+    :param status_code: the HTTP status code.
+    """
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message, status_code=status_code, retryable=False)
 
 
 class TuneTheModelFitFailedError(TuneTheModelError, AirflowFailException):

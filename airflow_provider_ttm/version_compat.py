@@ -7,7 +7,7 @@ Everything that exists in one supported Airflow but not another is imported thro
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow import __version__ as _airflow_version
 from airflow.providers.common.compat.sdk import mask_secret
@@ -44,6 +44,26 @@ async def amask_secret(secret: str) -> None:
         await sdk_amask_secret(secret)
 
 
+class TaskStateStore(Protocol):
+    """The part of Airflow 3.3's ``task_state_store`` the provider uses (JSON values per key)."""
+
+    def get(self, key: str) -> Any:
+        """The value stored under ``key``, or None."""
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON) under ``key``."""
+
+
+def task_state_store(context: Context) -> TaskStateStore | None:
+    """The task instance's ``task_state_store``, or None before Airflow 3.3.
+
+    Its values outlive a reschedule and a retry of the same task instance in the same DAG run
+    (XComs do not: Airflow clears them each time a task starts, unless it resumes from deferral).
+    """
+    store = context.get("task_state_store")  # type: ignore[misc]  # absent before 3.3
+    return store  # type: ignore[no-any-return]
+
+
 def first_reschedule_date(context: Context) -> datetime | None:
     """When a sensor in ``reschedule`` mode first poked in this try; None before its first reschedule.
 
@@ -67,7 +87,9 @@ def first_reschedule_date(context: Context) -> datetime | None:
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "TaskStateStore",
     "amask_secret",
     "first_reschedule_date",
     "get_base_airflow_version_tuple",
+    "task_state_store",
 ]

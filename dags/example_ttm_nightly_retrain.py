@@ -2,7 +2,9 @@
 
 Each run builds fresh training and validation sets (generated here, so the example needs no
 download), creates a classifier, uploads the datasets, trains it and waits in the triggerer until
-it is Ready (deferrable), classifies the validation set, and computes the accuracy. The candidate
+it is Ready (deferrable), classifies the validation set, and computes the accuracy from each row's
+predicted ``class``: with three topics, the index of the highest of the three scores (a binary
+classifier answers one score instead, and ``class`` comes from the operator's ``threshold``). The candidate
 becomes the champion if its accuracy beats the one stored in the Airflow Variable
 ``ttm_nightly_champion`` by the last run that won; the loser (the old champion, or the candidate)
 is deleted.
@@ -122,7 +124,7 @@ with DAG(
 
     @task
     def evaluate(predictions: list[dict[str, Any]], validation: dict[str, Any]) -> float:
-        """The share of validation rows whose predicted class is the true one."""
+        """The share of validation rows whose predicted ``class`` is the true one."""
         hits = sum(p["class"] == truth for p, truth in zip(predictions, validation["classes"], strict=True))
         accuracy = hits / len(predictions)
         log.info("Candidate accuracy: %.3f (%d of %d validation rows).", accuracy, hits, len(predictions))

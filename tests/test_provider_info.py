@@ -39,7 +39,7 @@ def test_connection_type_describes_the_form() -> None:
     # The port stays shown: Airflow 3.3.2's Test action needs a stored port (see the README).
     assert not {"host", "password", "port"} & set(behaviour["hidden-fields"])
     fields = connection["conn-fields"]
-    assert {"timeout", "max_attempts", "backoff_cap", "verify", "allow_insecure_http"} <= set(fields)
+    assert {"timeout", "max_attempts", "backoff_cap", "verify", "proxy", "allow_insecure_http"} <= set(fields)
     for spec in fields.values():
         assert spec["label"]
         assert "type" in spec["schema"]
@@ -96,9 +96,11 @@ def test_hook_form_widgets_follow_the_declared_fields() -> None:
         "max_attempts": IntegerField,
         "backoff_cap": StringField,
         "verify": StringField,
+        "proxy": StringField,
         "allow_insecure_http": BooleanField,
     }
     assert widgets["verify"].kwargs["default"] == "true"
+    assert widgets["proxy"].kwargs["default"] is None
     assert widgets["allow_insecure_http"].kwargs["default"] is False
     (_, bounds) = widgets["max_attempts"].kwargs["validators"]
     assert (bounds.min, bounds.max) == (1, 20)

@@ -14,6 +14,8 @@ from urllib.parse import quote
 API_PREFIX = "/v0"
 MODEL_TYPES = ("classifier", "generator")
 MAX_NAME_LENGTH = 256
+#: The largest whole number an argument may have: the largest 64-bit signed integer.
+MAX_WHOLE_NUMBER = 2**63 - 1
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
@@ -118,13 +120,27 @@ def _model_path(model_name: str) -> str:
     return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}"
 
 
-def whole_number(param: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` as an int if it is a whole number (or a rendered template of digits) >= minimum.
+def whole_number(param: str, value: object, *, minimum: int, maximum: int = MAX_WHOLE_NUMBER) -> int:
+    """Return ``value`` as an int if it is a whole number (or a rendered template of digits) in range.
 
-    Floats, booleans and strings such as ``"3a"`` are refused with a ValueError naming ``param``.
+    Floats, booleans and strings such as ``"3a"`` are refused with a ValueError naming ``param``,
+    as is anything above ``maximum`` (by default the largest 64-bit integer, which the service's
+    JSON can carry; a longer string of digits is never even converted).
     """
+    number = value
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{param} must be a whole number of at least {minimum}; got {value!r}.")
-    return value
+        digits = value.strip()
+        number = int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
+    if isinstance(number, bool) or not isinstance(number, int) or not minimum <= number <= maximum:
+        too_big = isinstance(number, int) and number > maximum
+        upper = f" and at most {maximum}" if too_big or maximum != MAX_WHOLE_NUMBER else ""
+        raise ValueError(f"{param} must be a whole number of at least {minimum}{upper}; got {shown(value)}.")
+    return number
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages (safe for huge numbers)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."

@@ -85,13 +85,17 @@ class FileRecord:
 def parse_file(payload: object) -> FileRecord:
     """Build a ``FileRecord`` from one file object of a reply (``id`` or ``file_id``).
 
-    :raises TuneTheModelMalformedResponseError: when the object has no id or no status.
+    :raises TuneTheModelMalformedResponseError: when the object has no valid id or no status.
     """
     if not isinstance(payload, dict):
         raise malformed(f"expected a file object, got {type(payload).__name__}")
     file_id = first_string(payload, _FILE_ID_KEYS)
     if file_id is None:
         raise malformed("file object has neither 'id' nor 'file_id'")
+    try:
+        validate_file_id(file_id, param="the file id in the reply")
+    except ValueError as error:
+        raise malformed(str(error)) from None
     status = payload.get("status")
     if not isinstance(status, str):
         raise malformed(f"file {file_id} has no 'status' string")

@@ -2,6 +2,9 @@
 
 Inference changes nothing on the service, so its requests are marked idempotent: a lost or failed
 call may be sent again.
+
+A classifier of 2 classes answers ONE score, the probability of class 1; a classifier of k >= 3
+classes answers k scores. ``predicted_class`` turns either into a class index.
 """
 
 from __future__ import annotations
@@ -9,11 +12,17 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_name, whole_number
+from airflow_provider_ttm.api.parsing import malformed
 from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
+
+#: The few-shot generator the service serves to every key without training (the SDK's ``generate()``).
+DEFAULT_GENERATOR: Final = "default-generator"
+#: A binary classifier's score at or above which the input is class 1.
+DEFAULT_THRESHOLD: Final = 0.5
 
 GENERATION_OPTIONS = (
     "num_hypos",
@@ -163,7 +172,10 @@ def _model_path(model_name: str) -> str:
 
 
 def parse_scores(payload: object) -> list[float]:
-    """The class scores of a classify reply ``{"answer": {"scores": [...]}}``."""
+    """The scores of a classify reply ``{"answer": {"scores": [...]}}``: one (binary) or one per class.
+
+    :raises TuneTheModelMalformedResponseError: unless they are 1 or at least 3 finite numbers.
+    """
     scores = _answer(payload).get("scores")
     if (
         not isinstance(scores, list)
@@ -171,7 +183,15 @@ def parse_scores(payload: object) -> list[float]:
         or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scores)
     ):
         raise _malformed("classify reply has no 'scores' list of numbers")
-    return [float(score) for score in scores]
+    if len(scores) == 2:  # the same every time: not worth asking again
+        raise _malformed(
+            "classify reply has 2 scores; a binary classifier answers one (the probability of class 1)",
+            retryable=False,
+        )
+    values = [float(score) for score in scores]
+    if not all(math.isfinite(value) for value in values):
+        raise _malformed("classify reply has a score that is not a finite number")
+    return values
 
 
 def parse_responses(payload: object) -> list[str]:
@@ -188,9 +208,48 @@ def parse_responses(payload: object) -> list[str]:
     return texts
 
 
-def predicted_class(scores: list[float]) -> int:
-    """The index of the highest score (the first one on a tie)."""
+def validate_threshold(value: object) -> float:
+    """Return a binary classifier's decision threshold, a number from 0 to 1 (``"0.7"`` is accepted).
+
+    :raises ValueError: naming ``threshold`` and what was expected.
+    """
+    try:
+        return _number("threshold", value, 0.0, 1.0)
+    except ValueError:
+        raise ValueError(
+            "threshold must be a number from 0 to 1 (a binary classifier's score at or above which "
+            f"an input is class 1); got {value!r}."
+        ) from None
+
+
+def predicted_class(scores: list[float], threshold: float = DEFAULT_THRESHOLD) -> int:
+    """The class of one classify answer (as ``parse_scores`` returns it).
+
+    :param scores: one score, a binary classifier's probability of class 1; or k >= 3 class scores.
+    :param threshold: one score at or above it is class 1, below it class 0; k scores ignore it and
+        give the index of the highest (the first one on a tie).
+    """
+    if len(scores) == 1:
+        return int(scores[0] >= threshold)
     return max(range(len(scores)), key=scores.__getitem__)
+
+
+def predicted_classes(batch: list[list[float]], threshold: float = DEFAULT_THRESHOLD) -> list[int]:
+    """The class of every answer of one model, which must all have the same number of scores.
+
+    :param batch: the scores of each input, in order.
+    :param threshold: the binary decision threshold (see ``predicted_class``).
+    :raises TuneTheModelMalformedResponseError: when the answers disagree on the number of scores.
+    """
+    counts = {len(scores) for scores in batch}
+    if len(counts) > 1:
+        first = next(i for i, scores in enumerate(batch) if len(scores) != len(batch[0]))
+        raise _malformed(
+            f"classify replies of one model disagree on the number of scores: input 0 got "
+            f"{len(batch[0])}, input {first} got {len(batch[first])}",
+            retryable=False,
+        )
+    return [predicted_class(scores, threshold) for scores in batch]
 
 
 def _answer(payload: object) -> dict[str, Any]:
@@ -200,7 +259,8 @@ def _answer(payload: object) -> dict[str, Any]:
     return answer
 
 
-def _malformed(detail: str) -> TuneTheModelMalformedResponseError:
-    return TuneTheModelMalformedResponseError(
-        f"Unexpected reply from Tune The Model: {detail}", status_code=200
-    )
+def _malformed(detail: str, *, retryable: bool = True) -> TuneTheModelMalformedResponseError:
+    """``parsing.malformed``; not retryable when the service would answer the same again."""
+    error = malformed(detail)
+    error.retryable = retryable
+    return error

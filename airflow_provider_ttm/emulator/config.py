@@ -59,7 +59,8 @@ class EmulatorConfig:
         FitFailed, see ``fit_failure_rate``) after this many seconds; if ``None`` it stays Created
         until datasets are bound and fit. Binding datasets before it is Ready stops the
         auto-training, so a DAG that trains its model for real goes through the real life cycle.
-    :param file_processing_seconds: how long an uploaded dataset stays FileLoading before FileReady.
+    :param file_processing_seconds: how long an uploaded dataset stays FileLoading before FileReady
+        (or FileFailed, if it is not a valid dataset).
     :param fit_failure_rate: the share of trainings (fits and auto-trainings) that end FitFailed,
         drawn from the seeded RNG.
     :param seed: seeds fit failures, fault probabilities and unseeded generation.

@@ -9,13 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast, get_args
 
-FaultKind = Literal["error", "rate_limit", "latency", "drop", "malformed", "unauthorized"]
+FaultKind = Literal["error", "rate_limit", "latency", "drop", "malformed", "unauthorized", "trickle", "echo"]
 FAULT_KINDS: Final = frozenset(get_args(FaultKind))
 DEFAULT_STATUS: Final[dict[str, int]] = {
     "error": 503,
     "rate_limit": 429,
     "unauthorized": 401,
     "malformed": 200,
+    "trickle": 503,
+    "echo": 500,
 }
 _PARAM = re.compile(r"\{[^}]*\}")
 
@@ -32,14 +34,17 @@ class FaultRule:
 
     :param kind: ``error`` (a 5xx), ``rate_limit`` (429 with ``Retry-After``), ``latency`` (a slow
         reply), ``drop`` (the connection closes mid-response), ``malformed`` (200 with truncated JSON)
-        or ``unauthorized`` (401 even with a good key).
+        ``unauthorized`` (401 even with a good key), ``trickle`` (the reply's body is sent one byte
+        every ``delay_seconds``: the real reply when ``after``, else an error) or ``echo`` (an error
+        whose JSON body quotes the caller's API key, JSON-escaped as careless servers write it).
     :param route: ``"*"`` for every API request, ``"METHOD /path/template"`` or a method-less
         ``"/path/template"``; parameter names in braces do not matter, a concrete path matches too.
-    :param status: the status sent by error, rate_limit, unauthorized and malformed replies.
+    :param status: the status sent by error, rate_limit, unauthorized, malformed, echo and trickle
+        replies.
     :param probability: the chance that a matching request misbehaves (seeded, so reproducible).
     :param times: misbehave this many times, then expire; ``None`` means forever.
     :param retry_after: the ``Retry-After`` header value (seconds or an HTTP date).
-    :param delay_seconds: how long a latency fault sleeps.
+    :param delay_seconds: how long a latency fault sleeps; the pause between two trickled bytes.
     :param after: perform the real operation first, then misbehave (a create whose reply is
         dropped still creates the model).
     :param body: a text/plain body for error replies instead of the JSON ``{"detail": ...}``.

@@ -157,8 +157,14 @@ async def _misbehave(
             }
         )
         return
+    if rule.kind == "trickle":
+        await _trickle(reply or _error_reply(rule), send, rule.delay_seconds)
+        return
     response: Response
-    if rule.kind == "malformed":
+    if rule.kind == "echo":
+        key = Headers(scope=scope).get("authorization", "")
+        response = Response(_echo_body(key), rule.reply_status, media_type="application/json")
+    elif rule.kind == "malformed":
         body = reply.body if reply and len(reply.body) > 1 else _TRUNCATED
         response = Response(body[: max(1, len(body) // 2)], rule.reply_status, media_type="application/json")
     elif rule.kind == "rate_limit":
@@ -177,3 +183,35 @@ async def _misbehave(
             detail = f"Injected fault: HTTP {rule.reply_status}"
             response = JSONResponse({"detail": detail}, rule.reply_status, headers=headers)
     await response(scope, receive, send)
+
+
+#: How many leading bytes of a trickled reply go one at a time (bounds how long the server trickles).
+_TRICKLED_BYTES: Final = 64
+
+
+def _error_reply(rule: FaultRule) -> _Reply:
+    body = f'{{"detail": "Injected fault: HTTP {rule.reply_status}"}}'.encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": rule.reply_status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    return _Reply([start, {"type": "http.response.body", "body": body}])
+
+
+async def _trickle(reply: _Reply, send: Send, pause: float) -> None:
+    """Send ``reply``'s status and headers, then its body one byte per ``pause`` (the first bytes)."""
+    await send(reply.messages[0])
+    body = reply.body
+    for index in range(min(len(body), _TRICKLED_BYTES)):
+        await send({"type": "http.response.body", "body": body[index : index + 1], "more_body": True})
+        await asyncio.sleep(pause)
+    await send({"type": "http.response.body", "body": body[_TRICKLED_BYTES:], "more_body": False})
+
+
+def _echo_body(key: str) -> bytes:
+    """A JSON error quoting ``key`` twice: with ``/`` written ``\\/`` (as PHP does) and with every
+    other character a ``\\uXXXX`` escape; neither contains the key's raw bytes when it has a ``/``."""
+    slashed = key.replace("\\", "\\\\").replace('"', '\\"').replace("/", "\\/")
+    mixed = "".join(f"\\u{ord(char):04x}" if index % 2 else char for index, char in enumerate(key))
+    return f'{{"detail": "Invalid API key {slashed}", "hint": "key was {mixed}"}}'.encode()

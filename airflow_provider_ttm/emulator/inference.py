@@ -47,13 +47,17 @@ _WORDS: Final = [
 
 
 def classify(model_id: str, text: str, num_classes: int) -> list[float]:
-    """Class scores for ``text``: ``num_classes`` positive floats summing to 1."""
+    """
+    Scores for ``text``, as the service answers: a binary classifier gives ONE score, the
+    probability of class 1; a classifier of k >= 3 classes gives k positive floats summing to 1.
+    """
     rng = random.Random(f"classify|{model_id}|{text}")
     logits = [rng.gauss(0.0, 1.5) for _ in range(num_classes)]
     top = max(logits)
     weights = [math.exp(logit - top) for logit in logits]
     total = sum(weights)
-    return [weight / total for weight in weights]
+    probabilities = [weight / total for weight in weights]
+    return probabilities[1:] if num_classes == 2 else probabilities
 
 
 def generate(model_id: str, request: Generation, seed: int) -> list[str]:

@@ -35,6 +35,7 @@ AUTO_TRAINING_INTERRUPTIBLE: Final = frozenset({TRAIN_REQUESTED, IN_QUEUE, TRAIN
 FILE_CREATED: Final = "FileCreated"
 FILE_LOADING: Final = "FileLoading"
 FILE_READY: Final = "FileReady"
+FILE_FAILED: Final = "FileFailed"
 
 # Where each training status starts, as a fraction of the training time.
 _FIT_PHASES: Final = ((0.0, TRAIN_REQUESTED), (0.1, IN_QUEUE), (0.3, TRAINING))
@@ -69,11 +70,23 @@ class Timeline:
         self._steps = [step for step in self._steps if step[0] <= now] + steps
 
 
-def training_steps(now: float, seconds: float, outcome: str) -> Steps:
-    """Steps of a training requested at ``now`` that ends in ``outcome`` after ``seconds``."""
-    return [(now + fraction * seconds, status) for fraction, status in _FIT_PHASES] + [
-        (now + seconds, outcome)
-    ]
+def training_steps(
+    now: float, seconds: float, outcome: str, *, datasets_ready_at: float | None = None
+) -> Steps:
+    """
+    Steps of a training requested at ``now`` that ends in ``outcome`` after ``seconds``.
+
+    :param datasets_ready_at: when the bound files are processed: the training waits for them
+        (TrainRequested until then), so it ends ``seconds`` after that.
+    """
+    start = now if datasets_ready_at is None else max(now, datasets_ready_at)
+    steps = [(start + fraction * seconds, status) for fraction, status in _FIT_PHASES]
+    return [(now, TRAIN_REQUESTED), *steps[1:], (start + seconds, outcome)]
+
+
+def failed_training_steps(now: float, fails_at: float) -> Steps:
+    """Steps of a training requested at ``now`` whose datasets turn out unusable at ``fails_at``."""
+    return [(now, TRAIN_REQUESTED), (max(now, fails_at), FIT_FAILED)]
 
 
 def auto_training_steps(now: float, seconds: float, outcome: str) -> Steps:
@@ -83,6 +96,6 @@ def auto_training_steps(now: float, seconds: float, outcome: str) -> Steps:
     ]
 
 
-def file_steps(now: float, seconds: float) -> Steps:
-    """Steps of a dataset uploaded at ``now`` that takes ``seconds`` to process."""
-    return [(now, FILE_LOADING), (now + seconds, FILE_READY)]
+def file_steps(now: float, seconds: float, *, failed: bool = False) -> Steps:
+    """Steps of a dataset uploaded at ``now`` that takes ``seconds`` to process (and may fail)."""
+    return [(now, FILE_LOADING), (now + seconds, FILE_FAILED if failed else FILE_READY)]

@@ -10,8 +10,19 @@ from airflow_provider_ttm.emulator.lifecycle import Timeline
 
 
 def format_time(timestamp: float) -> str:
-    """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, the reference's ``last_updated_time`` format."""
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """
+    ``YYYY-MM-DD HH:MM:SS.f`` in UTC with 1 to 6 fraction digits, the reference's
+    ``last_updated_time`` (trailing zeros dropped, as in its ``2022-06-10 17:52:35.81619``).
+    """
+    text = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    whole, fraction = text.split(".")
+    return f"{whole}.{fraction.rstrip('0') or '0'}"
+
+
+def parse_time(text: str) -> float:
+    """The Unix time of a ``last_updated_time`` (1 to 6 fraction digits, or none), read as UTC."""
+    parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S")
+    return parsed.replace(tzinfo=timezone.utc).timestamp()
 
 
 @dataclass
@@ -29,6 +40,8 @@ class ModelRecord:
     :param train_file: the bound training file's id.
     :param validate_file: the bound validation file's id.
     :param auto_training: it is training by itself (``auto_train_seconds``); a bind takes over.
+    :param datasets_ready_at: when the bound files are (or were) processed; a fit waits for it.
+    :param dataset_failure: why the bound datasets cannot train it (a fit then ends FitFailed).
     """
 
     model_id: str
@@ -41,14 +54,19 @@ class ModelRecord:
     train_file: str | None = None
     validate_file: str | None = None
     auto_training: bool = False
+    datasets_ready_at: float | None = None
+    dataset_failure: str | None = None
 
-    def render(self, now: float, id_spelling: str, *, with_params: bool = True) -> dict[str, Any]:
+    def render(
+        self, now: float, id_spelling: str, *, with_params: bool = True, updated_at: float | None = None
+    ) -> dict[str, Any]:
         """
         The API's model object: the reference's keys plus the SDK's ``model_id`` and ``name``.
 
         :param now: the time to compute the status at.
         :param id_spelling: ``both``, ``model_name`` (reference only) or ``model_id`` (SDK only).
         :param with_params: include ``model_params`` (list entries leave it out, as the reference does).
+        :param updated_at: the ``last_updated_time`` to show instead of the status's (a delete's time).
         """
         status, since = self.timeline.at(now)
         reference = id_spelling in ("both", "model_name")
@@ -65,7 +83,7 @@ class ModelRecord:
             model["user_name"] = self.name
         if sdk:
             model["name"] = self.name
-        model["last_updated_time"] = format_time(since)
+        model["last_updated_time"] = format_time(since if updated_at is None else updated_at)
         return model
 
     def describe(self, now: float) -> dict[str, Any]:
@@ -75,6 +93,7 @@ class ModelRecord:
             "pretrained_model": self.pretrained_model,
             "train_file": self.train_file,
             "validate_file": self.validate_file,
+            "dataset_failure": self.dataset_failure,
         }
 
 
@@ -92,6 +111,8 @@ class FileRecord:
     :param timeline: its statuses over time.
     :param rows: the number of examples once uploaded.
     :param max_class: the highest class label of an uploaded classifier dataset.
+    :param processed_at: when processing of the uploaded dataset ends (FileReady or FileFailed).
+    :param failure: why processing fails (an invalid dataset), or ``None``.
     """
 
     file_id: str
@@ -103,6 +124,8 @@ class FileRecord:
     timeline: Timeline
     rows: int | None = None
     max_class: int | None = None
+    processed_at: float | None = None
+    failure: str | None = None
 
     def render(self, now: float, id_spelling: str) -> dict[str, Any]:
         """
@@ -126,4 +149,4 @@ class FileRecord:
 
     def describe(self, now: float) -> dict[str, Any]:
         """Everything about the file, for the admin API."""
-        return {**self.render(now, "both"), "rows": self.rows}
+        return {**self.render(now, "both"), "rows": self.rows, "failure": self.failure}

@@ -8,10 +8,9 @@ import secrets
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
-from airflow_provider_ttm.emulator import inference, lifecycle
+from airflow_provider_ttm.emulator import inference, lifecycle, public
 from airflow_provider_ttm.emulator.datasets import parse_dataset
 from airflow_provider_ttm.emulator.errors import ApiError
 from airflow_provider_ttm.emulator.faults import FaultBook, FaultRule
@@ -23,28 +22,6 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.emulator.payloads import Binding, Generation, NewFile, NewModel
 
 UPLOAD_AUTH_COUNTER: Final = "upload_requests_with_authorization"
-# The two ready-made models of the reference's list example, callable with any valid key.
-_PUBLIC_MODELS: Final = (
-    (
-        "9323f9dbc976ea5dc6c8272eb90742f9",
-        "classifier",
-        "cyberbullying_tweets",
-        6,
-        "2022-05-07 20:58:10.878585",
-    ),
-    ("f9cab2f96d9e65a125264702489cad7a", "generator", "winemag-data", None, "2022-05-06 17:15:59.202724"),
-)
-
-
-def _public_models() -> dict[str, ModelRecord]:
-    models = {}
-    for model_id, model_type, name, num_classes, updated in _PUBLIC_MODELS:
-        since = datetime.strptime(updated, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
-        params = {} if num_classes is None else {"num_classes": num_classes}
-        models[model_id] = ModelRecord(
-            model_id, None, model_type, name, params, Timeline(since, lifecycle.READY)
-        )
-    return models
 
 
 class EmulatorState:
@@ -58,7 +35,8 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self._initial = config
         self._lock = threading.RLock()
-        self._public = _public_models()
+        self._public = public.listed_models()
+        self._callable_by_id = {**self._public, **public.unlisted_models()}
         self._clear(config)
         self._faults.replace(list(config.faults))
 
@@ -109,7 +87,7 @@ class EmulatorState:
         return record.render(now, self._config.id_spelling, with_params=with_params)
 
     def _model(self, key: str, model_id: str) -> ModelRecord:
-        record = self._models.get(model_id) or self._public.get(model_id)
+        record = self._models.get(model_id) or self._callable_by_id.get(model_id)
         if record is None or record.owner not in (None, key):
             raise ApiError(404, f"Model not found: {model_id}")
         return record
@@ -164,15 +142,21 @@ class EmulatorState:
             return self._render(self._model(key, model_id), self._now())
 
     def delete_model(self, key: str, model_id: str) -> dict[str, Any]:
-        """``DELETE /v0/models/{id}/delete``: the model as it was; it is gone afterwards."""
+        """``DELETE /v0/models/{id}/delete``: the model as it was, updated now; it is gone afterwards."""
         with self._lock:
+            now = self._now()
             record = self._own_model(key, model_id)
             del self._models[model_id]
             self._deleted_models += 1
-            return self._render(record, self._now())
+            return record.render(now, self._config.id_spelling, updated_at=now)
 
     def bind(self, key: str, model_id: str, binding: Binding) -> dict[str, Any]:
-        """``POST /v0/models/{id}/bind``: attach two ready files of the model's type; DatasetsLoaded."""
+        """
+        ``POST /v0/models/{id}/bind``: attach two uploaded files of the model's type; DatasetsLoaded.
+
+        As the service does (the SDK binds right after the upload), the files may still be
+        processing: a fit then waits for them, and ends FitFailed if one turns out unusable.
+        """
         with self._lock:
             now = self._now()
             record = self._own_model(key, model_id)
@@ -182,31 +166,39 @@ class EmulatorState:
             taken_over = record.auto_training and status in lifecycle.AUTO_TRAINING_INTERRUPTIBLE
             if status not in lifecycle.BINDABLE and not taken_over:
                 raise ApiError(400, f"Model is {status}: datasets can only be bound before training")
-            for field, file_id in (
-                ("train_file", binding.train_file),
-                ("validate_file", binding.validate_file),
-            ):
-                self._check_bindable(key, record, field, file_id, now)
+            files = {
+                field: self._bindable_file(key, record, field, file_id, now)
+                for field, file_id in (
+                    ("train_file", binding.train_file),
+                    ("validate_file", binding.validate_file),
+                )
+            }
+            problems = [_dataset_problem(record, field, file) for field, file in files.items()]
             record.train_file, record.validate_file = binding.train_file, binding.validate_file
+            record.datasets_ready_at = max(file.processed_at or now for file in files.values())
+            record.dataset_failure = next((problem for problem in problems if problem), None)
             record.auto_training = False
             record.timeline.replan(now, [(now, lifecycle.DATASETS_LOADED)])
             return self._render(record, now)
 
-    def _check_bindable(self, key: str, model: ModelRecord, field: str, file_id: str, now: float) -> None:
+    def _bindable_file(
+        self, key: str, model: ModelRecord, field: str, file_id: str, now: float
+    ) -> FileRecord:
+        """The file, if it may be bound: uploaded (processed or not), of the model's type, not failed."""
         file = self._files.get(file_id)
         if file is None or file.owner != key:
             raise ApiError(400, f"{field}: no such file: {file_id}")
         status = file.timeline.at(now)[0]
-        if status != lifecycle.FILE_READY:
-            raise ApiError(400, f"{field}: file is {status}, not {lifecycle.FILE_READY}")
+        if status == lifecycle.FILE_CREATED:
+            raise ApiError(400, f"{field}: file is {status}: upload its dataset first")
+        if status == lifecycle.FILE_FAILED:
+            raise ApiError(400, f"{field}: file is {status}: its dataset could not be processed")
         if file.task_type != model.model_type:
             raise ApiError(400, f"{field}: a {file.task_type} file cannot train a {model.model_type}")
-        num_classes = model.params.get("num_classes")
-        if num_classes is not None and file.max_class is not None and file.max_class >= num_classes:
-            raise ApiError(
-                400,
-                f"{field}: class label {file.max_class} is out of range for a model of {num_classes} classes",
-            )
+        problem = _dataset_problem(model, field, file)
+        if status == lifecycle.FILE_READY and problem:  # known once processed; else the fit fails
+            raise ApiError(400, problem)
+        return file
 
     def fit(self, key: str, model_id: str) -> dict[str, Any]:
         """``POST /v0/models/{id}/fit``: start training (TrainRequested, InQueue, Training, Ready or FitFailed)."""
@@ -218,7 +210,13 @@ class EmulatorState:
                 raise ApiError(
                     400, f"Model is {status}: fit needs DatasetsLoaded or ReadyToFit (bind datasets first)"
                 )
-            steps = lifecycle.training_steps(now, self._config.train_seconds, self._fit_outcome())
+            outcome = self._fit_outcome()  # drawn for every fit, so seeded outcomes stay in step
+            if record.dataset_failure is not None:
+                steps = lifecycle.failed_training_steps(now, record.datasets_ready_at or now)
+            else:
+                steps = lifecycle.training_steps(
+                    now, self._config.train_seconds, outcome, datasets_ready_at=record.datasets_ready_at
+                )
             record.timeline.replan(now, steps)
             return self._render(record, now)
 
@@ -237,7 +235,7 @@ class EmulatorState:
         return record
 
     def classify(self, key: str, model_id: str, text: str) -> dict[str, Any]:
-        """``POST /v0/models/{id}/classify``: scores per class, a function of model and input."""
+        """``POST /v0/models/{id}/classify``: one score (binary) or one per class, fixed by model and input."""
         with self._lock:
             record = self._ready_model(key, model_id, "classifier")
         scores = inference.classify(model_id, text, record.params["num_classes"])
@@ -309,15 +307,27 @@ class EmulatorState:
         return record
 
     def upload(self, file_id: str, signature: str, content: bytes) -> None:
-        """``PUT`` on a file's signed upload URL: validate the dataset; FileLoading, then FileReady."""
+        """
+        ``PUT`` on a file's signed upload URL: it stores whatever it is sent, as a presigned URL does;
+        FileLoading, then FileReady, or FileFailed for an invalid dataset.
+        """
         with self._lock:
             task_type = self._signed_file(file_id, signature).task_type
-        summary = parse_dataset(content, task_type)
+        try:
+            summary, failure = parse_dataset(content, task_type), None
+        except ApiError as error:
+            summary, failure = None, error.detail
         with self._lock:
             record = self._signed_file(file_id, signature)
             now = self._now()
-            record.rows, record.max_class = summary.rows, summary.max_class
-            record.timeline.replan(now, lifecycle.file_steps(now, self._config.file_processing_seconds))
+            record.rows = summary.rows if summary else None
+            record.max_class = summary.max_class if summary else None
+            record.failure = failure
+            record.processed_at = now + self._config.file_processing_seconds
+            steps = lifecycle.file_steps(
+                now, self._config.file_processing_seconds, failed=failure is not None
+            )
+            record.timeline.replan(now, steps)
 
     # --- admin ------------------------------------------------------------------------------------
 
@@ -377,3 +387,13 @@ class EmulatorState:
         with self._lock:
             self._config = self._config.replace(**changes)
             return self._config
+
+
+def _dataset_problem(model: ModelRecord, field: str, file: FileRecord) -> str | None:
+    """Why a processed (or processing) file cannot train ``model``, or ``None``."""
+    if file.failure is not None:
+        return f"{field}: {file.failure}"
+    num_classes = model.params.get("num_classes")
+    if num_classes is not None and file.max_class is not None and file.max_class >= num_classes:
+        return f"{field}: class label {file.max_class} is out of range for a model of {num_classes} classes"
+    return None

@@ -2,26 +2,38 @@
 
 Both send an ``ApiRequest`` from the pure API module, read at most ``MAX_REPLY_BYTES`` of the
 reply, hand it to the same decoder and retry with the same policy, so they behave alike. The API
-key travels only in the ``Authorization`` header, never in a log line; redirects are not followed.
+key travels only in the ``Authorization`` header, never in a log line or an exception (it is
+redacted, in any encoding, from every text that leaves here); redirects are not followed.
+
+The ``timeout`` setting bounds each attempt in total (connecting, sending, the whole reply):
+``asyncio.timeout`` around the async attempt, ``AttemptDeadline`` (see ``deadline.py``) around the
+blocking one. A request that fails on a pooled keep-alive connection before any byte of a reply
+(the server closed it for idleness just as it was reused) is sent again at once on a new
+connection, once per attempt, without a log line or a backoff wait, when it is idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import http.client
 import os
 import ssl
 import time
+from asyncio import timeout as total_timeout
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3.exceptions
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from airflow_provider_ttm import __version__
+from airflow_provider_ttm.api.redaction import redact
 from airflow_provider_ttm.api.replies import MAX_REPLY_BYTES, decode_reply
 from airflow_provider_ttm.api.retry import may_have_taken_effect
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelTransportError
+from airflow_provider_ttm.hooks.deadline import KEEPALIVE_EXPIRY_SECONDS, AttemptDeadline, BoundedAdapter
+from airflow_provider_ttm.network import Egress, proxy_failure
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -36,6 +48,11 @@ if TYPE_CHECKING:
     Recovery: TypeAlias = Callable[[TuneTheModelError], Any | None]
 
 _CHUNK_BYTES = 64 * 1024
+#: What a blocking attempt may raise when the network or the deadline cuts it short (``requests``
+#: wraps most of it; a socket shut by the deadline can surface as a bare library error).
+_SYNC_FAILURES = (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException)
+#: Errors of a request that got no byte of a reply because its connection was closed under it.
+_DISCONNECTS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _USER_AGENT = f"airflow-provider-ttm/{__version__}"
 
 
@@ -62,6 +79,7 @@ class _RetryingTransport:
     def __init__(self, settings: ConnectionSettings, log: RetryLog) -> None:
         self.settings = settings
         self.log = log
+        self.proxy: str | None = None  # the proxy requests go through, set by each transport
 
     def _wait_before_retry(
         self, request: ApiRequest, error: TuneTheModelError, attempt: int, *, idempotent: bool
@@ -81,6 +99,36 @@ class _RetryingTransport:
         )
         return wait
 
+    def _transport_error(
+        self, request: ApiRequest, error: BaseException, *, sent: bool, timed_out: bool
+    ) -> TuneTheModelTransportError:
+        """The error of an attempt that got no HTTP answer; the library's text is quoted redacted."""
+        refused = proxy_failure(error, self.proxy)
+        sent = sent and refused is None  # a proxy that failed the tunnel passed nothing on
+        state = "its outcome is unknown" if sent else "it was not sent"
+        if timed_out and isinstance(error, TimeoutError):
+            reason = f"no complete reply within the {self.settings.timeout:g} s timeout"
+        else:
+            reason = redact(refused or str(error), self.settings.api_key)[:300] or type(error).__name__
+        return TuneTheModelTransportError(
+            f"Tune The Model {request.method} {request.path} got no answer ({reason}); {state}.",
+            sent=sent,
+            timed_out=timed_out,
+            # The proxy wants other credentials: the same request would be refused again.
+            retryable=refused is None or _PROXY_AUTH_REFUSED not in refused,
+        )
+
+
+_PROXY_AUTH_REFUSED = "407"
+
+
+class _StaleConnection(Exception):
+    """An attempt failed on a reused connection before any byte of a reply; ``error`` says how."""
+
+    def __init__(self, error: TuneTheModelTransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
 
 class SyncTransport(_RetryingTransport):
     """Blocking transport over one pooled ``requests.Session``.
@@ -93,10 +141,13 @@ class SyncTransport(_RetryingTransport):
         super().__init__(settings, log)
         self.session = requests.Session()
         self.session.headers.update(request_headers(settings))
-        self.session.verify = settings.verify
+        egress = Egress.resolve(settings)  # the environment is read here, not per request
+        self.session.verify = egress.verify
+        self.proxy = egress.proxy_for(settings.base_url)
+        self.session.proxies = egress.requests_proxies(settings.base_url)
         self.session.trust_env = False
-        self.session.mount("https://", HTTPAdapter(pool_maxsize=16))
-        self.session.mount("http://", HTTPAdapter(pool_maxsize=16))
+        self.session.mount("https://", BoundedAdapter(pool_maxsize=16))
+        self.session.mount("http://", BoundedAdapter(pool_maxsize=16))
 
     def send(self, request: ApiRequest, *, recover: Recovery | None = None) -> Any:
         """Send ``request``, retrying what the policy allows; return the decoded JSON reply.
@@ -121,29 +172,46 @@ class SyncTransport(_RetryingTransport):
                 attempt += 1
 
     def send_once(self, request: ApiRequest) -> Any:
-        """Send ``request`` exactly once; return the decoded JSON reply or raise."""
-        url = f"{self.settings.base_url}{request.path}"
+        """Send ``request`` as one attempt (see the module docstring); return the decoded JSON reply."""
         try:
-            with self.session.request(
-                request.method,
-                url,
-                json=request.json,
-                timeout=self.settings.timeout,
-                allow_redirects=False,
-                stream=True,
-            ) as response:
-                body, truncated = _read_capped(response.iter_content(_CHUNK_BYTES))
-                return decode_reply(
-                    response.status_code,
-                    body,
-                    retry_after=response.headers.get("Retry-After"),
-                    truncated=truncated,
-                    secret=self.settings.api_key,
-                )
-        except requests.exceptions.RequestException as error:
-            timed_out = isinstance(error, requests.exceptions.Timeout)
-            sent = _requests_error_was_sent(error)
-            raise _transport_error(request, error, sent=sent, timed_out=timed_out) from None
+            return self._attempt(request)
+        except _StaleConnection as stale:
+            if not request.idempotent:
+                raise stale.error from None
+        try:
+            return self._attempt(request)
+        except _StaleConnection as stale:
+            raise stale.error from None
+
+    def _attempt(self, request: ApiRequest) -> Any:
+        url = f"{self.settings.base_url}{request.path}"
+        answered = False
+        with AttemptDeadline(self.settings.timeout) as attempt:
+            try:
+                with self.session.request(
+                    request.method,
+                    url,
+                    json=request.json,
+                    timeout=self.settings.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                ) as response:
+                    answered = True
+                    body, truncated = _read_capped(response.iter_content(_CHUNK_BYTES))
+                    status, retry_after = response.status_code, response.headers.get("Retry-After")
+            except _SYNC_FAILURES as error:
+                timed_out = attempt.expired or isinstance(error, requests.exceptions.Timeout)
+                sent = attempt.expired or _requests_error_was_sent(error)
+                cause = TimeoutError() if attempt.expired else error
+                failure = self._transport_error(request, cause, sent=sent, timed_out=timed_out)
+                if attempt.reused and not answered and not attempt.expired and _disconnected(error):
+                    raise _StaleConnection(failure) from None
+                raise failure from None
+            if attempt.expired:
+                raise self._transport_error(request, TimeoutError(), sent=True, timed_out=True)
+        return decode_reply(
+            status, body, retry_after=retry_after, truncated=truncated, secret=self.settings.api_key
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -166,12 +234,16 @@ class AsyncTransport(_RetryingTransport):
 
         super().__init__(settings, log)
         self._owns_client = client is None
+        egress = Egress.resolve(settings)  # the environment is read here, not per request
+        self.proxy = egress.proxy_for(settings.base_url) if client is None else None
         self.client = client or httpx.AsyncClient(
             headers=request_headers(settings),
             timeout=settings.timeout,
-            verify=tls_verification(settings.verify),
+            verify=tls_verification(egress.verify),
+            proxy=_httpx_proxy(self.proxy, egress.verify),
             follow_redirects=False,
             trust_env=False,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
         )
 
     async def send(self, request: ApiRequest) -> Any:
@@ -186,31 +258,50 @@ class AsyncTransport(_RetryingTransport):
                 attempt += 1
 
     async def send_once(self, request: ApiRequest) -> Any:
-        """Send ``request`` exactly once; return the decoded JSON reply or raise."""
+        """Send ``request`` as one attempt (see the module docstring); return the decoded JSON reply."""
+        try:
+            return await self._attempt(request)
+        except _StaleConnection as stale:
+            if not request.idempotent:
+                raise stale.error from None
+        try:
+            return await self._attempt(request)
+        except _StaleConnection as stale:
+            raise stale.error from None
+
+    async def _attempt(self, request: ApiRequest) -> Any:
         import httpx
 
         url = f"{self.settings.base_url}{request.path}"
+        answered = False
         try:
-            async with self.client.stream(
-                request.method,
-                url,
-                json=request.json,
-                headers=request_headers(self.settings),
-                timeout=self.settings.timeout,
-                follow_redirects=False,
-            ) as response:
-                body, truncated = await _aread_capped(response.aiter_bytes(_CHUNK_BYTES))
-                return decode_reply(
-                    response.status_code,
-                    body,
-                    retry_after=response.headers.get("Retry-After"),
-                    truncated=truncated,
-                    secret=self.settings.api_key,
-                )
+            async with total_timeout(self.settings.timeout):
+                async with self.client.stream(
+                    request.method,
+                    url,
+                    json=request.json,
+                    headers=request_headers(self.settings),
+                    timeout=self.settings.timeout,
+                    follow_redirects=False,
+                ) as response:
+                    answered = True
+                    body, truncated = await _aread_capped(response.aiter_bytes(_CHUNK_BYTES))
+        except TimeoutError as error:
+            raise self._transport_error(request, error, sent=True, timed_out=True) from None
         except httpx.HTTPError as error:
             sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
             timed_out = isinstance(error, httpx.TimeoutException)
-            raise _transport_error(request, error, sent=sent, timed_out=timed_out) from None
+            failure = self._transport_error(request, error, sent=sent, timed_out=timed_out)
+            if not answered and _httpx_disconnected(error):
+                raise _StaleConnection(failure) from None
+            raise failure from None
+        return decode_reply(
+            response.status_code,
+            body,
+            retry_after=response.headers.get("Retry-After"),
+            truncated=truncated,
+            secret=self.settings.api_key,
+        )
 
     async def aclose(self) -> None:
         """Close the client, if this transport opened it."""
@@ -236,6 +327,21 @@ def tls_verification(verify: bool | str) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=verify)
 
 
+def _httpx_proxy(url: str | None, verify: bool | str) -> httpx.Proxy | str | None:
+    """The ``httpx`` proxy of ``url``; TLS to an ``https://`` proxy is verified as the service's is
+    (``requests`` does so itself; ``httpx`` would use its own default CA bundle)."""
+    if url is None or not url.startswith("https://"):
+        return url
+    import httpx
+
+    context = tls_verification(verify)
+    if not isinstance(context, ssl.SSLContext):  # verify is False
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return httpx.Proxy(url, ssl_context=context)
+
+
 def _read_capped(chunks: Iterator[bytes]) -> tuple[bytes, bool]:
     buffer = bytearray()
     for chunk in chunks:
@@ -254,7 +360,7 @@ async def _aread_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
     return bytes(buffer), False
 
 
-def _requests_error_was_sent(error: requests.exceptions.RequestException) -> bool:
+def _requests_error_was_sent(error: BaseException) -> bool:
     """Whether the request may have reached the service (False only when connecting failed)."""
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return False
@@ -263,13 +369,25 @@ def _requests_error_was_sent(error: requests.exceptions.RequestException) -> boo
     return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
-def _transport_error(
-    request: ApiRequest, error: Exception, *, sent: bool, timed_out: bool
-) -> TuneTheModelTransportError:
-    state = "its outcome is unknown" if sent else "it was not sent"
-    reason = str(error)[:300] or type(error).__name__
-    return TuneTheModelTransportError(
-        f"Tune The Model {request.method} {request.path} got no answer ({reason}); {state}.",
-        sent=sent,
-        timed_out=timed_out,
-    )
+def _disconnected(error: BaseException) -> bool:
+    """Whether a ``requests`` error comes from the connection being closed before any reply."""
+    seen: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending:
+        cause = pending.pop()
+        if not isinstance(cause, BaseException) or any(cause is known for known in seen) or len(seen) > 16:
+            continue
+        if isinstance(cause, _DISCONNECTS):
+            return True
+        seen.append(cause)
+        pending.extend((*cause.args, getattr(cause, "reason", None), cause.__cause__, cause.__context__))
+    return False
+
+
+def _httpx_disconnected(error: Exception) -> bool:
+    """Whether an ``httpx`` error means the server closed the connection before any reply."""
+    import httpx
+
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "without sending a response" in str(error)
+    return isinstance(error, (httpx.ReadError, httpx.WriteError))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,12 +11,17 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_ttm.api import endpoints, files, inference, training
 from airflow_provider_ttm.api.files import FileRecord, parse_file, parse_file_list
-from airflow_provider_ttm.api.records import ModelRecord, parse_model, parse_model_list
+from airflow_provider_ttm.api.records import ModelIndex, ModelRecord, parse_model, parse_model_list
+from airflow_provider_ttm.api.redaction import redact
 from airflow_provider_ttm.api.retry import settle_seconds
 from airflow_provider_ttm.api.statuses import has_training_started
 from airflow_provider_ttm.connection_fields import CONNECTION_EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_ttm.connection_settings import ConnectionSettings
-from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelNotFoundError
+from airflow_provider_ttm.exceptions import (
+    TuneTheModelError,
+    TuneTheModelNotFoundError,
+    TuneTheModelReplyTooLargeError,
+)
 from airflow_provider_ttm.hooks import polling
 from airflow_provider_ttm.hooks.batch import BatchRunner
 from airflow_provider_ttm.hooks.transport import AsyncTransport, SyncTransport
@@ -148,12 +154,19 @@ class TuneTheModelHook(BaseHook):
         """
         return parse_model(await transport.send(endpoints.get_model_status(model_name)))
 
-    async def alist_models(self, transport: AsyncTransport) -> list[ModelRecord]:
-        """Every model of the API key, without blocking (one request for all their statuses).
+    async def alist_models(self, transport: AsyncTransport) -> ModelIndex:
+        """Every model of the API key by id, without blocking (one request for all their statuses).
+
+        Records are built only for the models looked up, and the event loop runs other tasks between
+        decoding the reply and indexing it, so a long list holds the loop only briefly at a time.
 
         :param transport: an open async transport (see ``async_transport``).
         """
-        return parse_model_list(await transport.send(endpoints.list_models()))
+        payload = await transport.send(endpoints.list_models())
+        # A short timer, not sleep(0): the tasks whose I/O or timers came due while the reply was
+        # decoded take two turns of the loop to run; a timer puts the indexing after them.
+        await asyncio.sleep(0.001)
+        return ModelIndex(payload)
 
     def create_model(
         self,
@@ -169,7 +182,9 @@ class TuneTheModelHook(BaseHook):
 
         A create whose outcome is unknown (timeout or dropped connection after sending) is only
         tried again when ``name`` was given and no model of that name appeared meanwhile; without
-        a name it fails rather than risk a second, billed model.
+        a name it fails rather than risk a second, billed model. When the model list is too large
+        to read (over ``MAX_REPLY_BYTES``), the model is created without that check, and a create
+        whose outcome is unknown fails the same way.
 
         :param model_type: ``classifier`` or ``generator``.
         :param name: human-readable name; makes the call safe to retry.
@@ -186,13 +201,15 @@ class TuneTheModelHook(BaseHook):
             train_iters=train_iters,
             pretrained_model=pretrained_model,
         )
-        namesakes = self._models_named(name) if name is not None else []
-        reusable = [model for model in namesakes if not model.has_failed]
+        namesakes = self._namesakes(self._models_named, name, "model") if name is not None else None
+        reusable = [model for model in namesakes or [] if not model.has_failed]
         if adopt_existing and reusable:
             self.log.info("Model %s named %r already exists; reusing it.", reusable[0].model_name, name)
             return reusable[0]
         if name is None:
             return parse_model(self.transport.send(request, recover=_refuse_blind_resend))
+        if namesakes is None:
+            return parse_model(self.transport.send(request, recover=_refuse_unchecked_resend("model")))
         recover = self._recovery_by_name(
             name,
             namesakes,
@@ -204,6 +221,20 @@ class TuneTheModelHook(BaseHook):
 
     def _models_named(self, name: str) -> list[ModelRecord]:
         return [model for model in self.list_models() if model.user_name == name]
+
+    def _namesakes(self, named: Callable[[str], list[_Named]], name: str, what: str) -> list[_Named] | None:
+        """The records named ``name``; None (with a warning) when the list is too large to read."""
+        try:
+            return named(name)
+        except TuneTheModelReplyTooLargeError as error:
+            self.log.warning(
+                "Cannot look for an existing %s named %r (%s). Creating it without that check; if "
+                "its reply is lost, it is not sent again.",
+                what,
+                name,
+                error,
+            )
+            return None
 
     def _recovery_by_name(
         self,
@@ -285,9 +316,12 @@ class TuneTheModelHook(BaseHook):
         :param task_type: ``classifier`` or ``generator``.
         """
         request = files.create_file(name, task_type)
+        before = self._namesakes(self._files_named, name, "file")
+        if before is None:
+            return parse_file(self.transport.send(request, recover=_refuse_unchecked_resend("file")))
         recover = self._recovery_by_name(
             name,
-            self._files_named(name),
+            before,
             self._files_named,
             key=lambda record: record.file_id,
             payload=lambda record: record.to_dict(with_upload_url=True),
@@ -324,6 +358,9 @@ class TuneTheModelHook(BaseHook):
         self, file_ids: Sequence[str], *, poll_interval: float = 60.0, timeout: float = 3600.0
     ) -> list[FileRecord]:
         """Wait until every file is processed (``FileReady``); return their records.
+
+        The service accepts a bind before that, but waiting first reports a dataset it cannot
+        process by name, before anything is bound or fit (see docs/inference-and-training.md).
 
         :param file_ids: the files' ids.
         :param poll_interval: the longest pause between two status reads (the first are shorter).
@@ -402,7 +439,8 @@ class TuneTheModelHook(BaseHook):
         return parse_model_list(self.transport.send(inference.list_public_models()))
 
     def classify(self, model_name: str, text: str, *, transport: SyncTransport | None = None) -> list[float]:
-        """Class scores of one input text.
+        """The scores of one input text: ONE (the probability of class 1) from a binary classifier,
+        k from a classifier of k >= 3 classes (``inference.predicted_class`` turns them into a class).
 
         :param model_name: the classifier's id.
         :param text: the input text.
@@ -421,7 +459,7 @@ class TuneTheModelHook(BaseHook):
     ) -> list[str]:
         """Responses of a generator to one input text.
 
-        :param model_name: the generator's id.
+        :param model_name: the generator's id (``default-generator``: few-shot, no training needed).
         :param text: the input text.
         :param options: ``num_hypos``, ``max_tokens``, ``temperature`` and the other knobs.
         :param transport: the transport to send on (default: the hook's own).
@@ -432,7 +470,7 @@ class TuneTheModelHook(BaseHook):
     def classify_batch(
         self, model_name: str, texts: Sequence[str], *, max_concurrency: int = 4, retries: int = 2
     ) -> list[list[float]]:
-        """Class scores of every text, in order, ``max_concurrency`` requests at a time.
+        """The scores of every text (see ``classify``), in order, ``max_concurrency`` requests at a time.
 
         :param model_name: the classifier's id.
         :param texts: the input texts.
@@ -498,7 +536,9 @@ class TuneTheModelHook(BaseHook):
         except TuneTheModelError as error:
             return False, str(error)
         except Exception as error:
-            return False, f"{type(error).__name__}: {error}"
+            # The settings are cached once read; a key that got that far is blanked out of the text.
+            secret = self.settings.api_key if "settings" in self.__dict__ else None
+            return False, f"{type(error).__name__}: {redact(str(error), secret)}"
         return True, f"Connected to Tune The Model at {self.settings.base_url}: the key sees {count} models."
 
 
@@ -509,3 +549,16 @@ def _refuse_blind_resend(error: TuneTheModelError) -> None:
         "without a name a second model could not be told apart. Give the operator a 'name' "
         "to make creation safe to retry, and check the service for a stray model."
     ) from error
+
+
+def _refuse_unchecked_resend(what: str) -> Recovery:
+    """The recovery of a create made without looking for namesakes (the list was too large)."""
+
+    def refuse(error: TuneTheModelError) -> None:
+        raise TuneTheModelError(
+            f"Creating the {what} may or may not have succeeded ({error}). It was not retried: the "
+            f"list of {what}s is too large to read, so a second {what} could not be told apart. "
+            f"Check the service for a stray {what}."
+        ) from error
+
+    return refuse

@@ -1,28 +1,38 @@
-"""What the provider's operators share: the connection, and waiting until a model is Ready."""
+"""What the provider's operators share: the connection, argument checks, and waiting until a model is Ready."""
 
 from __future__ import annotations
 
 import time
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.providers.common.compat.sdk import BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, conf
 
 from airflow_provider_ttm.api import endpoints
-from airflow_provider_ttm.arguments import positive_seconds
+from airflow_provider_ttm.arguments import check_conn_id, flag, poll_interval_seconds, positive_seconds
+from airflow_provider_ttm.exceptions import TuneTheModelWaitTimeoutError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_WAIT_TIMEOUT = timedelta(hours=24)
+#: Airflow's own timeout of a deferral falls this long after the trigger's deadline: a backstop for
+#: a triggerer that cannot run the trigger, late enough that the trigger's own event comes first.
+DEFER_TIMEOUT_GRACE = timedelta(seconds=30)
+#: ``deadline_set_by`` of a deferred wait whose deadline the task's ``execution_timeout`` set.
+EXECUTION_TIMEOUT = "execution_timeout"
 _MAX_DEFAULT_NAME = 200
 
 
 class TuneTheModelBaseOperator(BaseOperator):
     """Base of the provider's operators: the connection id and a hook made on first use.
+
+    Subclasses check their arguments in ``check_arguments``, called at the end of their
+    ``__init__`` (literal values) and first thing in ``execute`` (all values, rendered).
 
     :param ttm_conn_id: the Airflow connection to use. (templated)
     """
@@ -30,6 +40,13 @@ class TuneTheModelBaseOperator(BaseOperator):
     def __init__(self, *, ttm_conn_id: str = TuneTheModelHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ttm_conn_id = ttm_conn_id
+
+    def check_arguments(self, *, rendered: bool) -> None:
+        """Raise a ValueError naming the first bad argument.
+
+        :param rendered: False when the DAG is parsed (templated values are skipped), True in ``execute``.
+        """
+        check_conn_id(self.ttm_conn_id, rendered=rendered)
 
     @cached_property
     def hook(self) -> TuneTheModelHook:
@@ -44,7 +61,8 @@ class TuneTheModelWaitingOperator(TuneTheModelBaseOperator):
     :param deferrable: wait in the triggerer, holding no worker slot (default from
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between status checks while waiting.
-    :param timeout: how long to wait for Ready (seconds or ``timedelta``).
+    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
+        task's ``execution_timeout`` also ends the wait, whichever comes first.
     :param max_consecutive_errors: transient status-check failures in a row tolerated while waiting.
     :param coalesce: while deferred, share one list request per interval with the other waits on
         this connection in the triggerer (default); False polls this model's status endpoint alone.
@@ -62,35 +80,125 @@ class TuneTheModelWaitingOperator(TuneTheModelBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.wait_for_ready = wait_for_ready
-        self.deferrable = deferrable
-        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.wait_for_ready = flag("wait_for_ready", wait_for_ready)
+        self.deferrable = flag("deferrable", deferrable)
+        self.poll_interval = poll_interval_seconds("poll_interval", poll_interval)
         self.wait_timeout = positive_seconds("timeout", timeout)
         self.max_consecutive_errors = endpoints.whole_number(
             "max_consecutive_errors", max_consecutive_errors, minimum=0
         )
-        self.coalesce = coalesce
+        self.coalesce = flag("coalesce", coalesce)
 
-    def wait_until_ready(self, model_name: str) -> None:
+    def wait_until_ready(self, context: Context, model_name: str) -> None:
         """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead."""
         if self.deferrable:
-            from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
             self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
-            self.defer(
-                trigger=TuneTheModelModelStatusTrigger(
-                    ttm_conn_id=self.ttm_conn_id,
-                    model_name=model_name,
-                    poll_interval=self.poll_interval,
-                    deadline=time.time() + self.wait_timeout,
-                    max_consecutive_errors=self.max_consecutive_errors,
-                    started_at=time.time(),
-                    coalesce=self.coalesce,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.wait_timeout),
+            defer_wait(
+                self,
+                context,
+                model_name=model_name,
+                poll_interval=self.poll_interval,
+                wait_timeout=self.wait_timeout,
+                max_consecutive_errors=self.max_consecutive_errors,
+                coalesce=self.coalesce,
             )
         self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+
+
+def execution_deadline(task: BaseOperator, context: Context) -> float | None:
+    """When the task's ``execution_timeout`` ends this try (seconds since the epoch), or None.
+
+    Measured from the task instance's ``start_date`` (the start of this try). Airflow 3 does not
+    apply ``execution_timeout`` to a deferred task, so the wait must.
+    """
+    if task.execution_timeout is None:
+        return None
+    start_date = getattr(context["ti"], "start_date", None)
+    started = start_date.timestamp() if start_date is not None else time.time()
+    return started + task.execution_timeout.total_seconds()
+
+
+def defer_wait(
+    task: BaseOperator,
+    context: Context,
+    *,
+    model_name: str,
+    poll_interval: float,
+    wait_timeout: float,
+    max_consecutive_errors: int,
+    coalesce: bool,
+    strict: bool = False,
+    started_at: float | None = None,
+    errors_in_a_row: int = 0,
+) -> NoReturn:
+    """Defer ``task`` to a status trigger until the model is Ready; resume in ``execute_complete``.
+
+    The trigger's deadline is the earlier of now + ``wait_timeout`` and :func:`execution_deadline`;
+    when it is the latter, ``execute_complete`` gets ``deadline_set_by="execution_timeout"``, so
+    the end of the wait fails as a task timeout (see :func:`ready_model`).
+
+    :param task: the operator or sensor that waits.
+    :param context: the task's context.
+    :param model_name: the model's id.
+    :param poll_interval: seconds between status checks.
+    :param wait_timeout: the wait's own timeout in seconds.
+    :param max_consecutive_errors: transient failures in a row tolerated.
+    :param coalesce: share one list request per interval with the other waits on the connection.
+    :param strict: fail on a status this provider does not know.
+    :param started_at: when the wait started (seconds since the epoch), for log lines; default now.
+    :param errors_in_a_row: transient failures in a row already seen before deferring.
+    """
+    from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
+    now = time.time()
+    deadline, set_by = now + wait_timeout, "timeout"
+    limit = execution_deadline(task, context)
+    if limit is not None and limit < deadline:
+        deadline, set_by = limit, EXECUTION_TIMEOUT
+    if deadline <= now:
+        raise AirflowTaskTimeout(
+            f"The execution_timeout of {task.execution_timeout} passed before the wait on model "
+            f"{model_name} could be deferred."
+        )
+    task.defer(
+        trigger=TuneTheModelModelStatusTrigger(
+            ttm_conn_id=task.ttm_conn_id,  # type: ignore[attr-defined]
+            model_name=model_name,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            max_consecutive_errors=max_consecutive_errors,
+            strict=strict,
+            started_at=started_at if started_at is not None else now,
+            coalesce=coalesce,
+            errors_in_a_row=errors_in_a_row,
+        ),
+        method_name="execute_complete",
+        kwargs={"deadline_set_by": set_by},
+        timeout=timedelta(seconds=deadline - now) + DEFER_TIMEOUT_GRACE,
+    )
+
+
+def ready_model(
+    event: object, model_name: str | None = None, *, deadline_set_by: str | None = None
+) -> dict[str, Any]:
+    """The Ready model's record carried by a trigger event, or raise what the event means.
+
+    As ``model_from_event``, except that a timeout of a wait whose deadline ``execution_timeout``
+    set raises ``AirflowTaskTimeout``, as ``execution_timeout`` does in a running task (retries
+    apply to it, unlike to a wait timeout).
+
+    :param event: the event payload the trigger yielded.
+    :param model_name: the model the task waited on, when the task knows it.
+    :param deadline_set_by: what set the wait's deadline, as :func:`defer_wait` passed it.
+    """
+    try:
+        return model_from_event(event, model_name)
+    except TuneTheModelWaitTimeoutError as error:
+        if deadline_set_by != EXECUTION_TIMEOUT:
+            raise
+        raise AirflowTaskTimeout(
+            f"The task's execution_timeout passed while it was deferred: {error}"
+        ) from error
 
 
 def default_model_name(context: Context) -> str:

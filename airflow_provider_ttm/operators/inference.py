@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_ttm import data_files
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, data_format_of, inputs_from
-from airflow_provider_ttm.api.inference import GENERATION_OPTIONS, GenerationOptions, predicted_class
+from airflow_provider_ttm.api.inference import (
+    DEFAULT_THRESHOLD,
+    GENERATION_OPTIONS,
+    GenerationOptions,
+    predicted_classes,
+    validate_threshold,
+)
 from airflow_provider_ttm.arguments import is_resolved_later
 from airflow_provider_ttm.operators.base import TuneTheModelBaseOperator
 
@@ -67,13 +73,15 @@ class _BatchInferenceOperator(TuneTheModelBaseOperator):
             endpoints.validate_model_name(model_name)
         if data_format is not None and not is_resolved_later(data_format):
             data_format_of("", data_format, param="data_format")
+        self.check_arguments(rendered=False)
 
     def execute(self, context: Context) -> list[dict[str, Any]] | str:
         """Call the model once per input; return the results in input order, or the output path."""
+        self.check_arguments(rendered=True)
         model_name = endpoints.validate_model_name(self.model_name)
+        self._validate_options()
         loaded = data_files.load("inputs", self.inputs, data_format=self.data_format)
         texts = inputs_from("inputs", loaded, input_column=self.input_column)
-        self._validate_options()
         self.log.info(
             "Calling model %s on %d inputs, %d at a time.",
             model_name,
@@ -98,13 +106,19 @@ class _BatchInferenceOperator(TuneTheModelBaseOperator):
 class TuneTheModelClassifyOperator(_BatchInferenceOperator):
     """Classify a batch of texts with a trained classifier (or a public one).
 
-    Returns one ``{"input", "scores", "class"}`` per input, in input order (``class`` is the index
-    of the highest score), or, with ``output_path``, writes them there as JSON Lines and returns the
-    path, which keeps large batches out of XCom. Up to ``max_concurrency`` requests run at once on a
-    thread pool in the worker; an input whose request fails in a way that may pass (429, 5xx, a
-    lost or garbled reply) is tried again, and a final failure names the input and stops the batch.
+    Returns one ``{"input", "scores", "class"}`` per input, in input order, or, with
+    ``output_path``, writes them there as JSON Lines and returns the path, which keeps large
+    batches out of XCom. A binary classifier answers one score, the probability of class 1:
+    ``class`` is 1 when it is >= ``threshold``, else 0. A classifier of k >= 3 classes answers k
+    scores: ``class`` is the index of the highest (``threshold`` does not apply). Any other answer
+    (no score, 2 scores, a score that is not a finite number, or answers of one model with
+    different numbers of scores) is a malformed reply and fails the task.
 
-    :param model_name: the classifier's id, e.g. ``train.output``. (templated)
+    Up to ``max_concurrency`` requests run at once on a thread pool in the worker; an input whose
+    request fails in a way that may pass (429, 5xx, a lost or garbled reply) is tried again, and a
+    final failure names the input and stops the batch.
+
+    :param model_name: the classifier's id, e.g. ``train.output``, or a public one's. (templated)
     :param inputs: the texts: a list, a list of rows (mappings with ``input_column``), a dataset
         ``{"inputs": [...], ...}``, another task's output, or the location of a CSV, JSON Lines or
         JSON file (local path, URL or ``ObjectStoragePath``). (templated)
@@ -114,16 +128,39 @@ class TuneTheModelClassifyOperator(_BatchInferenceOperator):
     :param max_concurrency: the most requests in flight at once (1 to 64).
     :param item_retries: extra attempts of an input whose failure may pass (the task's own
         ``retries`` re-run the whole batch).
+    :param threshold: a binary classifier's score at or above which an input is class 1, from 0
+        to 1; checked when the DAG is parsed and again, once rendered, before any request.
+        (templated)
     :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
+    template_fields: Sequence[str] = (*_BatchInferenceOperator.template_fields, "threshold")
+
+    def __init__(self, *, threshold: float | str = DEFAULT_THRESHOLD, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.threshold = threshold
+        if not is_resolved_later(threshold):
+            validate_threshold(threshold)
+
+    def _validate_options(self) -> None:
+        validate_threshold(self.threshold)
+
     def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
+        threshold = validate_threshold(self.threshold)
         scores = self.hook.classify_batch(
             model_name, texts, max_concurrency=self.max_concurrency, retries=self.item_retries
         )
+        classes = predicted_classes(scores, threshold)
+        if scores and len(scores[0]) > 1 and threshold != DEFAULT_THRESHOLD:
+            self.log.info(
+                "Model %s has %d classes: each input is the class of its highest score; "
+                "threshold applies only to binary classifiers.",
+                model_name,
+                len(scores[0]),
+            )
         return [
-            {"input": text, "scores": item, "class": predicted_class(item)}
-            for text, item in zip(texts, scores, strict=True)
+            {"input": text, "scores": item, "class": label}
+            for text, item, label in zip(texts, scores, classes, strict=True)
         ]
 
 
@@ -134,7 +171,8 @@ class TuneTheModelGenerateOperator(_BatchInferenceOperator):
     writes them there as JSON Lines and returns the path. Concurrency and retries as for
     ``TuneTheModelClassifyOperator``. Each generation knob left as None is the service's default.
 
-    :param model_name: the generator's id. (templated)
+    :param model_name: the generator's id: a trained one, a public one, or ``default-generator``
+        for few-shot generation with no training (put the examples in the input). (templated)
     :param inputs: the texts, in any form ``TuneTheModelClassifyOperator`` accepts. (templated)
     :param num_hypos: responses per input, at least 1. (templated)
     :param min_tokens: the fewest tokens of a response, at least 1. (templated)

@@ -11,9 +11,12 @@ from airflow_provider_ttm import data_files
 from airflow_provider_ttm.api import endpoints, training
 from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, Dataset, build_dataset, data_format_of
 from airflow_provider_ttm.api.statuses import has_training_started
-from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
-from airflow_provider_ttm.operators.base import TuneTheModelWaitingOperator, default_model_name
-from airflow_provider_ttm.triggers.events import model_from_event
+from airflow_provider_ttm.arguments import flag, is_resolved_later, positive_seconds, text
+from airflow_provider_ttm.operators.base import (
+    TuneTheModelWaitingOperator,
+    default_model_name,
+    ready_model,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,6 +27,8 @@ DEFAULT_FILES_TIMEOUT = timedelta(hours=1)
 #: XCom key of the ids of the dataset files a try uploaded (read back after a deferred wait).
 DATASET_FILES_KEY = "dataset_files"
 _DATA_PARAMS = ("train_data", "validation_data")
+#: A file name is at most 256 characters: room for the longest suffix, ``.validate``.
+_MAX_PREFIX = 256 - len(max(training.file_names(""), key=len))
 
 
 class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
@@ -58,7 +63,8 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
     :param deferrable: wait in the triggerer, holding no worker slot (default from
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between status checks while waiting (files are checked sooner).
-    :param timeout: how long to wait for Ready (seconds or ``timedelta``).
+    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
+        task's ``execution_timeout`` also ends the wait, whichever comes first.
     :param files_timeout: how long to wait for the uploaded files to be processed.
     :param max_consecutive_errors: transient status-check failures in a row tolerated while deferred.
     :param coalesce: while deferred, share one list request per interval with the other waits on
@@ -109,32 +115,40 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
         self.data_format = data_format
         self.file_name_prefix = file_name_prefix
         self.files_timeout = positive_seconds("files_timeout", files_timeout)
-        self.delete_files = delete_files
-        self._check_known_arguments()
+        self.delete_files = flag("delete_files", delete_files)
+        self.check_arguments(rendered=False)
 
-    def _check_known_arguments(self) -> None:
-        """Check, when the DAG is parsed, what is already known (in-memory data included)."""
-        if not is_resolved_later(self.model_name):
+    def check_arguments(self, *, rendered: bool) -> None:
+        """Check what is known: when the DAG is parsed, the literal values (in-memory data included)."""
+        super().check_arguments(rendered=rendered)
+
+        def known(value: object) -> bool:
+            return rendered or not is_resolved_later(value)
+
+        if known(self.model_name):
             endpoints.validate_model_name(self.model_name)
-        if self.data_format is not None and not is_resolved_later(self.data_format):
+        if self.data_format is not None and known(self.data_format):
             data_format_of("", self.data_format, param="data_format")
-        if is_resolved_later(self.model_type) or is_resolved_later(self.num_classes):
-            return
+        if known(self.input_column):
+            text("input_column", self.input_column)
+        if self.target_column is not None and known(self.target_column):
+            text("target_column", self.target_column)
+        if self.file_name_prefix is not None and known(self.file_name_prefix):
+            text("file_name_prefix", self.file_name_prefix, max_length=_MAX_PREFIX)
+        if rendered or not known(self.model_type) or not known(self.num_classes):
+            return  # execute checks the datasets once they are loaded
         model_type, num_classes = training.expected_kind(self.model_type, self.num_classes)
-        if (
-            model_type is None
-            or is_resolved_later(self.input_column)
-            or is_resolved_later(self.target_column)
-        ):
+        if model_type is None or not known(self.input_column) or not known(self.target_column):
             return
         for param in _DATA_PARAMS:
             value = getattr(self, param)
-            if not data_files.is_location(value) and not is_resolved_later(value):
+            if not data_files.is_location(value) and known(value):
                 self._dataset(param, value, model_type, num_classes)
 
     def execute(self, context: Context) -> str:
         """Validate both datasets, then upload, bind and fit (unless already done); return the id."""
-        model_name = endpoints.validate_model_name(self.model_name)
+        self.check_arguments(rendered=True)
+        model_name = self.model_name
         model_type, num_classes = training.expected_kind(self.model_type, self.num_classes)
         raw = {
             param: data_files.load(param, getattr(self, param), data_format=self.data_format)
@@ -199,7 +213,7 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
                 self.log.info("The dataset files are kept while the model trains.")
             return model_name
         try:
-            self.wait_until_ready(model_name)
+            self.wait_until_ready(context, model_name)
         except TaskDeferred:
             raise  # the wait goes on in the triggerer; execute_complete cleans the files up
         except BaseException:
@@ -208,10 +222,15 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
         self._cleanup(file_ids, context)
         return model_name
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
-        """Finish after the trigger's event: the model's id if it is Ready, else raise; clean up files."""
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
+    ) -> str:
+        """Finish after the trigger's event: the model's id if it is Ready, else raise; clean up files.
+
+        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
+        """
         try:
-            model = model_from_event(event, self.model_name)
+            model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
         finally:
             ti = context["ti"]
             file_ids = (

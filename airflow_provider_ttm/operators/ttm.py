@@ -9,16 +9,16 @@ from airflow.providers.common.compat.sdk import ResumableJobMixin
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
-from airflow_provider_ttm.arguments import is_resolved_later
+from airflow_provider_ttm.arguments import flag, is_resolved_later, status_names
 from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
     TuneTheModelWaitingOperator,
     default_model_name,
+    ready_model,
 )
-from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -42,7 +42,8 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     :param deferrable: wait in the triggerer, holding no worker slot (default from
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between status checks while waiting.
-    :param timeout: how long to wait for Ready (seconds or ``timedelta``).
+    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
+        task's ``execution_timeout`` also ends the wait, whichever comes first.
     :param max_consecutive_errors: transient status-check failures in a row tolerated while waiting.
     :param coalesce: while deferred, share one list request per interval with the other waits on
         this connection in the triggerer (default); False polls this model's status endpoint alone.
@@ -75,24 +76,29 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         self.num_classes = num_classes
         self.train_iters = train_iters
         self.pretrained_model = pretrained_model
-        if not any(
-            is_resolved_later(value)
-            for value in (model_type, name, num_classes, train_iters, pretrained_model)
-        ):
-            self._create_request()
+        self.check_arguments(rendered=False)
 
-    def _create_request(self) -> endpoints.ApiRequest:
-        return endpoints.create_model(
-            self.model_type,
-            name=self.name,
-            num_classes=self.num_classes,
-            train_iters=self.train_iters,
-            pretrained_model=self.pretrained_model,
-        )
+    def check_arguments(self, *, rendered: bool) -> None:
+        """Check each known argument alone, then all of them together once none is left to render."""
+        super().check_arguments(rendered=rendered)
+        checks: dict[str, Callable[[Any], object]] = {
+            "model_type": endpoints.validate_model_type,
+            "name": endpoints.validate_name,
+            "num_classes": lambda value: endpoints.whole_number("num_classes", value, minimum=2),
+            "train_iters": lambda value: endpoints.whole_number("train_iters", value, minimum=1),
+            "pretrained_model": lambda value: endpoints.validate_model_name(value, param="pretrained_model"),
+        }
+        values = {param: getattr(self, param) for param in checks}
+        known = {param: value for param, value in values.items() if rendered or not is_resolved_later(value)}
+        for param, value in known.items():
+            if value is not None:
+                checks[param](value)
+        if len(known) == len(checks):
+            endpoints.create_model(**known)
 
     def execute(self, context: Context) -> str:
         """Create the model (or resume the one an earlier try created) and return its id."""
-        self._create_request()
+        self.check_arguments(rendered=True)
         return str(self.execute_resumable(context))
 
     def submit_job(self, context: Context) -> str:
@@ -132,16 +138,21 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         model_name = str(external_id)
         if not self.wait_for_ready:
             return model_name
-        self.wait_until_ready(model_name)
+        self.wait_until_ready(context, model_name)
         return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
         """The model's id."""
         return str(external_id)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
-        """Finish after the trigger's event: the model's id if it is Ready, else raise."""
-        model = model_from_event(event)
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
+    ) -> str:
+        """Finish after the trigger's event: the model's id if it is Ready, else raise.
+
+        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
+        """
+        model = ready_model(event, deadline_set_by=deadline_set_by)
         self.log.info("Model %s is Ready.", model["model_name"])
         return str(model["model_name"])
 
@@ -163,12 +174,18 @@ class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):
         super().__init__(**kwargs)
         self.model_name = model_name
         self.fail_if_missing = fail_if_missing
-        if not is_resolved_later(model_name):
-            endpoints.validate_model_name(model_name)
+        self.check_arguments(rendered=False)
+
+    def check_arguments(self, *, rendered: bool) -> None:
+        """Check ``model_name`` (once known) and ``fail_if_missing``."""
+        super().check_arguments(rendered=rendered)
+        if rendered or not is_resolved_later(self.model_name):
+            endpoints.validate_model_name(self.model_name)
+        flag("fail_if_missing", self.fail_if_missing)
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Delete the model."""
-        endpoints.validate_model_name(self.model_name)
+        self.check_arguments(rendered=True)
         record = self.hook.delete_model(self.model_name, missing_ok=not self.fail_if_missing)
         if record is None:
             return None
@@ -179,7 +196,8 @@ class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):
 class TuneTheModelListModelsOperator(TuneTheModelBaseOperator):
     """List the API key's models as plain dicts, optionally filtered.
 
-    :param statuses: keep models in one of these statuses (any case), e.g. ``["Ready"]``. (templated)
+    :param statuses: keep models in one of these statuses (any case): a list such as ``["Ready"]``
+        (a plain string is refused). (templated)
     :param model_type: keep only ``classifier`` or ``generator`` models. (templated)
     :param public: list the public models (ready-made, callable with any key) instead of the key's own.
     :param ttm_conn_id: the Airflow connection to use. (templated)
@@ -199,15 +217,20 @@ class TuneTheModelListModelsOperator(TuneTheModelBaseOperator):
         self.statuses = statuses
         self.model_type = model_type
         self.public = public
-        if model_type is not None and not is_resolved_later(model_type):
-            endpoints.validate_model_type(model_type)
-        if isinstance(statuses, list):
-            filter_models([], statuses=statuses)
+        self.check_arguments(rendered=False)
+
+    def check_arguments(self, *, rendered: bool) -> None:
+        """Check ``statuses`` and ``model_type`` (once known) and ``public``."""
+        super().check_arguments(rendered=rendered)
+        if self.statuses is not None and (rendered or not is_resolved_later(self.statuses)):
+            status_names("statuses", self.statuses, rendered=rendered)
+        if self.model_type is not None and (rendered or not is_resolved_later(self.model_type)):
+            endpoints.validate_model_type(self.model_type)
+        flag("public", self.public)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Return the models, filtered."""
-        if self.model_type is not None:
-            endpoints.validate_model_type(self.model_type)
+        self.check_arguments(rendered=True)
         listed = self.hook.list_public_models() if self.public else self.hook.list_models()
         models = filter_models(listed, statuses=self.statuses, model_type=self.model_type)
         self.log.info("Found %d %smodels.", len(models), "public " if self.public else "")

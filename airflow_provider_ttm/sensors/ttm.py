@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
-from airflow_provider_ttm.arguments import is_resolved_later, positive_seconds
+from airflow_provider_ttm.arguments import (
+    check_conn_id,
+    flag,
+    is_resolved_later,
+    poll_interval_seconds,
+    positive_seconds,
+)
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from airflow_provider_ttm.triggers.events import model_from_event
-from airflow_provider_ttm.version_compat import first_reschedule_date
+from airflow_provider_ttm.operators.base import defer_wait, ready_model
+from airflow_provider_ttm.version_compat import first_reschedule_date, task_state_store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_ttm.version_compat import TaskStateStore
+
+#: The ``task_state_store`` key of what a reschedule-mode wait remembers between its pokes.
+WAIT_STATE_KEY = "ttm_sensor_wait"
 
 
 class TuneTheModelModelReadySensor(BaseSensorOperator):
@@ -29,6 +45,11 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
     Returns the model's record (a dict) as XCom. Works in ``poke``, ``reschedule`` and deferrable
     mode; in deferrable mode the wait runs in the triggerer and holds no worker slot. A failed fit
     raises an ``AirflowFailException`` subclass, so ``soft_fail`` skips instead, as for a timeout.
+
+    A status is logged when it changes, and ``max_consecutive_errors`` counts failed checks in a
+    row, in every mode: in ``reschedule`` mode both are kept in ``task_state_store`` between pokes
+    (Airflow 3.3+); on older Airflow a failed check is retried within the same poke instead.
+    See ``docs/waiting.md``.
 
     :param model_name: the model's id. (templated)
     :param deferrable: wait in the triggerer (default from ``[operators] default_deferrable``).
@@ -39,8 +60,9 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         this connection in the triggerer (default); False polls this model's status endpoint alone.
     :param ttm_conn_id: the Airflow connection to use. (templated)
 
-    ``poke_interval`` is the time between status checks in every mode, and ``timeout`` bounds the
-    whole wait, as for any sensor.
+    ``poke_interval`` is the time between status checks in every mode (at least 0.05 s), and
+    ``timeout`` bounds the whole wait, as for any sensor; while deferred, the task's
+    ``execution_timeout`` also ends the wait, whichever comes first.
     """
 
     template_fields: Sequence[str] = ("model_name", "ttm_conn_id")
@@ -57,26 +79,38 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 60.0)
-        # Checked before BaseSensorOperator as well: Airflow 2.11 refuses a negative value there with
-        # a bare AirflowException, and every Airflow should raise the same ValueError.
-        for name in ("poke_interval", "timeout"):
-            if name in kwargs:
-                positive_seconds(name, kwargs[name])
+        # Checked before BaseSensorOperator as well: it refuses some bad values with other errors
+        # (inf: OverflowError; Airflow 2.11, a negative one: AirflowException), and every Airflow
+        # should raise the same ValueError.
+        self._check_durations(kwargs)
         super().__init__(**kwargs)
-        positive_seconds("poke_interval", self.poke_interval)  # also what default_args set
-        positive_seconds("timeout", self.timeout)
+        self._check_durations(vars(self))  # also what default_args set
         self.model_name = model_name
         self.ttm_conn_id = ttm_conn_id
-        self.deferrable = deferrable
-        self.strict = strict
-        self.coalesce = coalesce
+        self.deferrable = flag("deferrable", deferrable)
+        self.strict = flag("strict", strict)
+        self.coalesce = flag("coalesce", coalesce)
         self.max_consecutive_errors = endpoints.whole_number(
             "max_consecutive_errors", max_consecutive_errors, minimum=0
         )
-        if not is_resolved_later(model_name):
-            endpoints.validate_model_name(model_name)
+        self.check_arguments(rendered=False)
         self._watch: StatusWatch | None = None
         self._errors_in_a_row = 0
+        self._store: TaskStateStore | None = None
+        self._stored: dict[str, Any] | None = None
+
+    @staticmethod
+    def _check_durations(values: dict[str, Any]) -> None:
+        poll_interval_seconds("poke_interval", values["poke_interval"])
+        for name in ("timeout", "max_wait"):
+            if values.get(name) is not None:
+                positive_seconds(name, values[name])
+
+    def check_arguments(self, *, rendered: bool) -> None:
+        """Check ``model_name`` and ``ttm_conn_id``: literal ones at parse time, all once rendered."""
+        if rendered or not is_resolved_later(self.model_name):
+            endpoints.validate_model_name(self.model_name)
+        check_conn_id(self.ttm_conn_id, rendered=rendered)
 
     @cached_property
     def hook(self) -> TuneTheModelHook:
@@ -85,48 +119,85 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         """Check once; when not Ready yet, wait by poking or by deferring to the triggerer."""
-        endpoints.validate_model_name(self.model_name)
+        self.check_arguments(rendered=True)
         if not self.deferrable:
             return super().execute(context)
         checked = self.poke(context)
         if checked:
             return checked.xcom_value
-        from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
         self.log.info("Model %s is not Ready yet; deferring the wait to the triggerer.", self.model_name)
-        self.defer(
-            trigger=TuneTheModelModelStatusTrigger(
-                ttm_conn_id=self.ttm_conn_id,
-                model_name=self.model_name,
-                poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout,
-                max_consecutive_errors=self.max_consecutive_errors,
-                strict=self.strict,
-                started_at=self._watch.started_at if self._watch else None,
-                coalesce=self.coalesce,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+        defer_wait(
+            self,
+            context,
+            model_name=self.model_name,
+            poll_interval=self.poke_interval,
+            wait_timeout=self.timeout,
+            max_consecutive_errors=self.max_consecutive_errors,
+            coalesce=self.coalesce,
+            strict=self.strict,
+            started_at=self._watch.started_at if self._watch else None,
+            errors_in_a_row=self._errors_in_a_row,
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        """Read the model's status once; log it when it changed."""
-        if self._watch is None:
-            self._watch = StatusWatch(
-                self.model_name, started_at=self._wait_started_at(context), strict=self.strict
-            )
-        try:
-            record = self.hook.get_model(self.model_name)
-        except TuneTheModelError as error:
-            return self._tolerate(error)
+        """Read the model's status once; log it when it changed.
+
+        In ``reschedule`` mode without a ``task_state_store`` (Airflow before 3.3), a transient
+        failure is checked again here, after ``poke_interval``, since the count would not outlive
+        the reschedule.
+        """
+        watch = self._resume_watch(context)
+        while True:
+            try:
+                record = self.hook.get_model(self.model_name)
+            except TuneTheModelError as error:
+                waiting = self._tolerate(error)
+                if self.reschedule and self._store is None:
+                    time.sleep(self.poke_interval)
+                    continue
+                self._remember(context)
+                return waiting
+            break
         self._errors_in_a_row = 0
-        outcome, message = self._watch.observe(record, time.time())
+        outcome, message = watch.observe(record, time.time())
+        self._remember(context)
         if message:
             self.log.info(message)
         if outcome is WaitOutcome.FAILED:
             raise TuneTheModelFitFailedError(message or f"Model {self.model_name} is {record.status}.")
         ready = outcome is WaitOutcome.READY
         return PokeReturnValue(is_done=ready, xcom_value=record.to_dict() if ready else None)
+
+    def _resume_watch(self, context: Context) -> StatusWatch:
+        """The wait's watch; in ``reschedule`` mode, with what earlier pokes of this try remembered."""
+        if self._watch is not None:
+            return self._watch
+        self._watch = StatusWatch(
+            self.model_name, started_at=self._wait_started_at(context), strict=self.strict
+        )
+        self._store = task_state_store(context) if self.reschedule else None
+        if self._store is not None:
+            saved = self._store.get(WAIT_STATE_KEY)
+            if isinstance(saved, dict) and saved.get("try_number") == context["ti"].try_number:
+                self._stored = saved
+                errors = saved.get("errors_in_a_row")
+                self._errors_in_a_row = errors if isinstance(errors, int) and errors >= 0 else 0
+                status = saved.get("last_status")
+                self._watch.last_status = status if isinstance(status, str) else None
+        return self._watch
+
+    def _remember(self, context: Context) -> None:
+        """Keep the error count and last status for the next poke of this try (``reschedule`` mode)."""
+        if self._store is None or self._watch is None:
+            return
+        state = {
+            "try_number": context["ti"].try_number,
+            "errors_in_a_row": self._errors_in_a_row,
+            "last_status": self._watch.last_status,
+        }
+        if state != self._stored:
+            self._store.set(WAIT_STATE_KEY, state)
+            self._stored = state
 
     def _tolerate(self, error: TuneTheModelError) -> PokeReturnValue:
         """Count a failed status check; give up when it is not transient or too many came in a row."""
@@ -152,8 +223,21 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
                 return float(first_poke.timestamp())
         return time.time()
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Finish after the trigger's event: the model's record if it is Ready, else raise."""
-        model = model_from_event(event, self.model_name)
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
+    ) -> dict[str, Any]:
+        """Finish after the trigger's event: the model's record if it is Ready, else raise.
+
+        ``soft_fail`` skips when ``execution_timeout`` ended the wait, as it does in ``poke`` mode
+        (Airflow's ``AirflowTaskTimeout`` is no ``AirflowException``, so Airflow would not).
+
+        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
+        """
+        try:
+            model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
+        except AirflowTaskTimeout as error:
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+            raise
         self.log.info("Model %s is Ready.", self.model_name)
         return model

@@ -10,12 +10,18 @@ interval (the shortest among its waiters) and hands each waiter the ``ModelRecor
   from its own status endpoint by its waiter, at most about once per that waiter's interval.
 - A failed list reaches every waiter as that error, so each counts it as its trigger would count
   a failed status check (transient or not).
+- The list is indexed by id and only the waiters' models are parsed into records, so a list of
+  10,000 models holds the event loop about 20 ms at a time (see ``docs/scaling.md``).
+- A list larger than the provider reads (``replies.MAX_REPLY_BYTES``) is not an error for the
+  waiters: for that interval each reads its own status endpoint instead (logged once).
 - The poller starts with its first waiter and stops with its last, closing its HTTP client. It
-  reads the connection when it starts, and uses the transport's retry policy like any request.
+  reads the connection when it starts, and again when the service rejects the key (a rotated key
+  is picked up); it uses the transport's retry policy like any request.
 - The trigger stays stateless: run on another triggerer, it simply registers with the poller there.
 
 ``open_status_feed(..., coalesce=False)`` gives the per-model behaviour instead: one HTTP client
-per trigger and one status request per interval.
+per trigger and one status request per interval. Either way a reading may take as long as the
+transport lets it: the trigger bounds its whole wait by its deadline.
 """
 
 from __future__ import annotations
@@ -23,17 +29,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import logging
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
-from airflow_provider_ttm.exceptions import TuneTheModelError
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+from airflow_provider_ttm.exceptions import (
+    TuneTheModelAuthenticationError,
+    TuneTheModelError,
+    TuneTheModelReplyTooLargeError,
+)
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 
 if TYPE_CHECKING:
-    from airflow_provider_ttm.api.records import ModelRecord
+    from collections.abc import Awaitable, Callable, Iterator
+
+    from airflow_provider_ttm.api.records import ModelIndex, ModelRecord
     from airflow_provider_ttm.hooks.transport import AsyncTransport
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: A fallback read is due once this share of the waiter's interval has passed since the last one
 #: (list replies arrive with some jitter; a strict 100 % would skip every other interval).
@@ -57,10 +73,10 @@ MISSING = _Marker("MISSING")
 
 
 class StatusFeed(Protocol):
-    """The status readings of one model, paced by its poll interval."""
+    """The status readings of one model, paced by its poll interval (unbounded: the caller bounds it)."""
 
-    async def next_reading(self, time_left: float | None) -> ModelRecord | None:
-        """The model's next reading; None when ``time_left`` seconds pass first (never for the first).
+    async def next_reading(self) -> ModelRecord:
+        """The model's next reading: the first at once, then about one poll interval apart.
 
         :raises TuneTheModelError: when the reading failed.
         """
@@ -83,46 +99,105 @@ async def open_status_feed(
     :raises AirflowNotFoundException: when the connection does not exist.
     """
     if not coalesce:
-        hook = TuneTheModelHook(ttm_conn_id=ttm_conn_id)
-        return OwnStatusFeed(hook, await hook.async_transport(), model_name, poll_interval)
+        return OwnStatusFeed(await ConnectionClient.open(ttm_conn_id), model_name, poll_interval)
     poller = _poller_for(ttm_conn_id)
     feed = SharedStatusFeed(poller, model_name, poll_interval)
     await poller.join(feed)
     return feed
 
 
+class ConnectionClient:
+    """The async transport of a connection, opened again when the service rejects its key.
+
+    The connection is read once when opened, and again on a 401/403: if it changed meanwhile (a
+    rotated key), the request is sent once more over a transport with the new settings, which is
+    kept from then on. A connection that did not change leaves the rejection as it is.
+
+    :param hook: the connection's hook.
+    :param transport: an open async transport with the connection's settings.
+    """
+
+    def __init__(self, hook: TuneTheModelHook, transport: AsyncTransport) -> None:
+        self.hook = hook
+        self.transport = transport
+        self._retired: list[AsyncTransport] = []
+        self._reopening = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, ttm_conn_id: str) -> ConnectionClient:
+        """Read the connection and open a transport to it.
+
+        :param ttm_conn_id: the Airflow connection.
+        :raises TuneTheModelError: when the connection is unusable.
+        :raises AirflowNotFoundException: when the connection does not exist.
+        """
+        hook = TuneTheModelHook(ttm_conn_id=ttm_conn_id)
+        return cls(hook, await hook.async_transport())
+
+    async def call(self, request: Callable[[AsyncTransport], Awaitable[_T]]) -> _T:
+        """``request(transport)``, sent once more over a new transport if the key was rotated.
+
+        :param request: sends one API call over the transport it is given.
+        """
+        transport = self.transport
+        try:
+            return await request(transport)
+        except TuneTheModelAuthenticationError:
+            if not await self._reopen(transport):
+                raise
+        return await request(self.transport)
+
+    async def _reopen(self, rejected: AsyncTransport) -> bool:
+        """Read the connection again; whether its settings changed (then used from here on)."""
+        async with self._reopening:
+            if self.transport is not rejected:
+                return True  # another request saw the rejection and already read it again
+            try:
+                fresh = await self.hook.async_transport()
+            except (TuneTheModelError, AirflowNotFoundException) as error:
+                log.warning("Reading connection %r again failed: %s", self.hook.ttm_conn_id, error)
+                return False
+            if fresh.settings == rejected.settings:
+                await fresh.aclose()
+                return False
+            log.info("Connection %r changed since it was read; using it from now on.", self.hook.ttm_conn_id)
+            self.transport = fresh
+            self._retired.append(rejected)  # requests still under way on it end by themselves
+            return True
+
+    async def aclose(self) -> None:
+        """Close the transport, and those it replaced."""
+        for transport in [*self._retired, self.transport]:
+            await transport.aclose()
+
+
 class OwnStatusFeed:
     """One status request per interval, over the trigger's own HTTP client (per-model polling).
 
-    :param hook: the connection's hook.
-    :param transport: an open async transport, closed by ``aclose``.
+    :param client: the connection's client, closed by ``aclose``.
     :param model_name: the model's id.
     :param poll_interval: seconds between two readings.
     """
 
-    def __init__(
-        self, hook: TuneTheModelHook, transport: AsyncTransport, model_name: str, poll_interval: float
-    ) -> None:
-        self._hook = hook
-        self.transport = transport
+    def __init__(self, client: ConnectionClient, model_name: str, poll_interval: float) -> None:
+        self.client = client
         self.model_name = model_name
         self.poll_interval = poll_interval
         self._has_read = False
 
-    async def next_reading(self, time_left: float | None) -> ModelRecord | None:
-        """Read at once the first time, then after one interval (or what is left of the wait)."""
+    async def next_reading(self) -> ModelRecord:
+        """Read at once the first time, then after one interval."""
         if self._has_read:
-            if time_left is not None and time_left <= 0:
-                return None
-            await asyncio.sleep(
-                self.poll_interval if time_left is None else min(self.poll_interval, time_left)
-            )
+            await asyncio.sleep(self.poll_interval)
         self._has_read = True
-        return await self._hook.aget_model(self.transport, self.model_name)
+        return await self.client.call(self._read)
+
+    async def _read(self, transport: AsyncTransport) -> ModelRecord:
+        return await self.client.hook.aget_model(transport, self.model_name)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        await self.transport.aclose()
+        await self.client.aclose()
 
 
 class SharedStatusFeed:
@@ -139,7 +214,6 @@ class SharedStatusFeed:
         self.poll_interval = poll_interval
         self._latest: object = _NOTHING
         self._arrived = asyncio.Event()
-        self._has_read = False
         self._last_fallback: float | None = None
 
     def deliver(self, reading: object) -> None:
@@ -147,15 +221,11 @@ class SharedStatusFeed:
         self._latest = reading
         self._arrived.set()
 
-    async def next_reading(self, time_left: float | None) -> ModelRecord | None:
-        """The next reading the poller delivers (the first one whatever the deadline)."""
+    async def next_reading(self) -> ModelRecord:
+        """The next reading the poller delivers (or, for a model it cannot show, the model's own)."""
         loop = self.poller.loop
-        ends_at = None if time_left is None or not self._has_read else loop.time() + time_left
         while True:
-            reading = await self._take(ends_at)
-            if reading is _NOTHING:
-                return None
-            self._has_read = True
+            reading = await self._take()
             if reading is MISSING:
                 if not self._fallback_due(loop.time()):
                     continue
@@ -169,17 +239,10 @@ class SharedStatusFeed:
         last = self._last_fallback
         return last is None or now - last >= _FALLBACK_SHARE * self.poll_interval
 
-    async def _take(self, ends_at: float | None) -> object:
+    async def _take(self) -> object:
         while self._latest is _NOTHING:
             self._arrived.clear()
-            if ends_at is None:
-                await self._arrived.wait()
-                continue
-            left = ends_at - self.poller.loop.time()
-            if left <= 0:
-                return _NOTHING
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), left)
+            await self._arrived.wait()
         reading, self._latest = self._latest, _NOTHING
         return reading
 
@@ -200,11 +263,12 @@ class StatusPoller:
     def __init__(self, ttm_conn_id: str, loop: asyncio.AbstractEventLoop) -> None:
         self.ttm_conn_id = ttm_conn_id
         self.loop = loop
-        self.hook = TuneTheModelHook(ttm_conn_id=ttm_conn_id)
-        self.transport: AsyncTransport | None = None
+        self.client: ConnectionClient | None = None
         self.waiters: set[SharedStatusFeed] = set()
         #: List requests sent so far (for tests and benchmarks).
         self.polls = 0
+        #: Whether the last list was too large to read (the waiters then read their own status).
+        self.oversized = False
         self._opening = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -225,8 +289,8 @@ class StatusPoller:
         self.waiters.add(waiter)
         try:
             async with self._opening:
-                if self.transport is None:
-                    self.transport = await self.hook.async_transport()
+                if self.client is None:
+                    self.client = await ConnectionClient.open(self.ttm_conn_id)
         except BaseException:
             await self.leave(waiter)
             raise
@@ -247,19 +311,20 @@ class StatusPoller:
         if _POLLERS.get(self._key) is self:
             del _POLLERS[self._key]
         task, self._task = self._task, None
-        transport, self.transport = self.transport, None
+        client, self.client = self.client, None
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
-        if transport is not None:
-            await transport.aclose()
+        if client is not None:
+            await client.aclose()
             log.info("Stopped polling the model list of connection %r.", self.ttm_conn_id)
 
     async def read_one(self, model_name: str) -> ModelRecord:
         """Read one model from its status endpoint, over the shared client (for a fallback)."""
-        if self.transport is None:
+        client = self.client
+        if client is None:
             raise RuntimeError("the poller has no open transport")
-        return await self.hook.aget_model(self.transport, model_name)
+        return await client.call(lambda transport: client.hook.aget_model(transport, model_name))
 
     @property
     def _key(self) -> tuple[asyncio.AbstractEventLoop, str]:
@@ -282,23 +347,59 @@ class StatusPoller:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _poll_once(self) -> None:
-        if self.transport is None:
+        client = self.client
+        if client is None:
             return
         self.polls += 1
+        with _collector_paused():
+            readings = await self._readings(client)
+        for waiter, reading in readings:
+            waiter.deliver(reading)
+
+    async def _readings(self, client: ConnectionClient) -> list[tuple[SharedStatusFeed, object]]:
+        """One list request: each waiter's reading (its record, ``MISSING``, or the list's error).
+
+        The waiters are those registered when the reply arrives: one that joined meanwhile is served.
+        """
         try:
-            records = await self.hook.alist_models(self.transport)
+            models: ModelIndex = await client.call(client.hook.alist_models)
+        except TuneTheModelReplyTooLargeError as error:
+            if not self.oversized:
+                log.warning(
+                    "The model list of connection %r is too large to read (%s); until it fits, each "
+                    "wait on it reads its own model's status.",
+                    self.ttm_conn_id,
+                    error,
+                )
+            self.oversized = True
+            return [(waiter, MISSING) for waiter in self.waiters]
         except Exception as error:
             if not isinstance(error, TuneTheModelError):
                 log.exception("Listing the models of connection %r failed unexpectedly.", self.ttm_conn_id)
-            self._deliver_to_all(error)
-            return
-        by_name = {record.model_name: record for record in records}
-        for waiter in list(self.waiters):
-            waiter.deliver(by_name.get(waiter.model_name, MISSING))
+            return [(waiter, error) for waiter in self.waiters]
+        if self.oversized:
+            log.info("The model list of connection %r fits again; the waits share it.", self.ttm_conn_id)
+            self.oversized = False
+        return [(waiter, models.get(waiter.model_name) or MISSING) for waiter in self.waiters]
 
-    def _deliver_to_all(self, reading: object) -> None:
-        for waiter in list(self.waiters):
-            waiter.deliver(reading)
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, if it runs, while a list is read and indexed.
+
+    Decoding a list of 10,000 models makes 10,000 dicts at once. Collections during the decoding
+    would move them to the oldest generation, and every few polls a full collection of the whole
+    heap would follow (over 100 ms of stalled event loop in a process with Airflow loaded). Paused,
+    the dicts are freed by reference counting when the index is dropped, before any collection.
+    """
+    if not gc.isenabled():  # paused by someone else (another poller): theirs to resume
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 #: The pollers of the running triggerer: the triggerer is one process with one event loop.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_ttm.api.endpoints import validate_model_name
+from airflow_provider_ttm import arguments
+from airflow_provider_ttm.api.endpoints import validate_model_name, whole_number
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.exceptions import TuneTheModelError
 from airflow_provider_ttm.triggers.poller import open_status_feed
@@ -35,12 +37,15 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
 
     :param ttm_conn_id: the Airflow connection to use (the key is read there, never serialized).
     :param model_name: the model's id.
-    :param poll_interval: seconds between two status reads.
-    :param deadline: wall-clock time (seconds since the epoch) at which to give up, or None.
+    :param poll_interval: seconds between two status reads, at least 0.05.
+    :param deadline: wall-clock time (seconds since the epoch) at which to give up, or None; at
+        most ten years ahead. It bounds the whole wait, the first reading included.
     :param max_consecutive_errors: transient failures in a row tolerated before giving up.
     :param strict: fail on a status this provider does not know instead of waiting on.
     :param started_at: when the task's wait started (seconds since the epoch), for log lines.
     :param coalesce: share one list request per interval with the other waits on the connection.
+    :param errors_in_a_row: transient failures in a row the task saw before deferring (they count
+        toward ``max_consecutive_errors``).
     """
 
     def __init__(
@@ -53,16 +58,22 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         strict: bool = False,
         started_at: float | None = None,
         coalesce: bool = True,
+        errors_in_a_row: int = 0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.ttm_conn_id = ttm_conn_id
+        # Checked here too (model_name is checked in run, which reports it as an event): Airflow
+        # and users build triggers directly, and a bad number would poll without pause or forever.
+        self.ttm_conn_id = arguments.text("ttm_conn_id", ttm_conn_id, max_length=arguments.MAX_CONN_ID_LENGTH)
         self.model_name = model_name
-        self.poll_interval = float(poll_interval)
-        self.deadline = deadline
-        self.max_consecutive_errors = max_consecutive_errors
-        self.strict = strict
-        self.started_at = started_at
-        self.coalesce = bool(coalesce)
+        self.poll_interval = arguments.poll_interval_seconds("poll_interval", poll_interval)
+        self.deadline = arguments.epoch_seconds("deadline", deadline)
+        self.max_consecutive_errors = whole_number(
+            "max_consecutive_errors", max_consecutive_errors, minimum=0
+        )
+        self.strict = arguments.flag("strict", strict)
+        self.started_at = arguments.epoch_seconds("started_at", started_at)
+        self.coalesce = arguments.flag("coalesce", coalesce)
+        self.errors_in_a_row = whole_number("errors_in_a_row", errors_in_a_row, minimum=0)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-primitive arguments (no secret: the key stays in the connection)."""
@@ -77,32 +88,51 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                 "strict": self.strict,
                 "started_at": self.started_at,
                 "coalesce": self.coalesce,
+                "errors_in_a_row": self.errors_in_a_row,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until an end, then yield exactly one event; the feed is closed on every path first."""
+        """Poll until an end, then yield exactly one event; the feed is closed on every path first.
+
+        The deadline bounds the whole wait, the first reading included, whatever the network does:
+        a stalled reply, or a stalled list shared with other waits, cannot hold the event back.
+        """
+        watch = StatusWatch(self.model_name, started_at=self.started_at or time.time(), strict=self.strict)
         try:
             validate_model_name(self.model_name)
+        except ValueError as error:
+            yield self._event("error", None, f"Cannot wait on model {self.model_name}: {error}")
+            return
+        time_left = None if self.deadline is None else self.deadline - time.time()
+        try:
+            payload = await asyncio.wait_for(self._open_and_wait(watch), time_left)
+        except asyncio.TimeoutError:
+            payload = self._payload(
+                "timeout",
+                watch.last_status,
+                f"Model {self.model_name} was not Ready by the deadline (last status "
+                f"{watch.last_status or 'unknown'}).",
+            )
+        yield TriggerEvent(payload)
+
+    async def _open_and_wait(self, watch: StatusWatch) -> dict[str, Any]:
+        try:
             feed = await open_status_feed(
                 self.ttm_conn_id, self.model_name, self.poll_interval, coalesce=self.coalesce
             )
-        except (TuneTheModelError, AirflowNotFoundException, ValueError) as error:
-            yield self._event("error", None, f"Cannot wait on model {self.model_name}: {error}")
-            return
+        except (TuneTheModelError, AirflowNotFoundException) as error:
+            return self._payload("error", None, f"Cannot wait on model {self.model_name}: {error}")
         try:
-            payload = await self._wait(feed)
+            return await self._wait(feed, watch)
         finally:
             await feed.aclose()
-        yield TriggerEvent(payload)
 
-    async def _wait(self, feed: StatusFeed) -> dict[str, Any]:
-        watch = StatusWatch(self.model_name, started_at=self.started_at or time.time(), strict=self.strict)
-        errors_in_a_row = 0
+    async def _wait(self, feed: StatusFeed, watch: StatusWatch) -> dict[str, Any]:
+        errors_in_a_row = self.errors_in_a_row
         while True:
-            time_left = None if self.deadline is None else self.deadline - time.time()
             try:
-                record = await feed.next_reading(time_left)
+                record = await feed.next_reading()
             except TuneTheModelError as error:
                 errors_in_a_row += 1
                 if not error.retryable or errors_in_a_row > self.max_consecutive_errors:
@@ -116,13 +146,6 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                     error,
                 )
             else:
-                if record is None:
-                    return self._payload(
-                        "timeout",
-                        watch.last_status,
-                        f"Model {self.model_name} was not Ready by the deadline (last status "
-                        f"{watch.last_status or 'unknown'}).",
-                    )
                 errors_in_a_row = 0
                 outcome, message = watch.observe(record, time.time())
                 if message:

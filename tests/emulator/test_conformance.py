@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import requests
 
+from airflow_provider_ttm.emulator.records import format_time
+
 from .helpers import KEY
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "api-reference.rst"
@@ -24,6 +26,7 @@ REFERENCE_HOST = "https://api.tunethemodel.com"
 KEY_PLACEHOLDER = "<insert your API key here>"
 ID_PLACEHOLDER = "<model_name>"
 SDK_SPELLINGS = {"model_id", "name"}
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,6}")
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,40 @@ def test_example_request_gets_a_reply_shaped_like_the_example(api, server, examp
 
     assert reply.status_code == 200, reply.text
     assert_same_shape(reply.json(), example.response, extra)
+
+
+def _timestamps(value: Any) -> list[str]:
+    """Every ``last_updated_time`` in a reply, at any depth."""
+    if isinstance(value, dict):
+        own = [value["last_updated_time"]] if "last_updated_time" in value else []
+        return own + [stamp for item in value.values() for stamp in _timestamps(item)]
+    if isinstance(value, list):
+        return [stamp for item in value for stamp in _timestamps(item)]
+    return []
+
+
+def test_the_reference_timestamps_carry_1_to_6_fraction_digits():
+    stamps = [stamp for example in EXAMPLES for stamp in _timestamps(example.response)]
+
+    assert stamps and all(TIMESTAMP.fullmatch(stamp) for stamp in stamps)
+    assert {len(stamp.split(".")[1]) for stamp in stamps} == {5, 6}  # e.g. 17:52:35.81619
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[example.title for example in EXAMPLES])
+def test_example_replies_use_the_reference_timestamp_format(api, server, clock, example):
+    clock.advance(0.25)  # a fraction with trailing zeros, which the reference drops
+    existing = api.create_model("classifier", name="cyberbullying_tweets")
+    clock.advance(7 * 60 + 0.123456)
+    method, url, headers, data = parse_curl(example.curl)
+    url = url.replace(REFERENCE_HOST, server.url).replace(ID_PLACEHOLDER, existing["model_name"])
+
+    reply = requests.request(method, url, headers={**headers, "Authorization": KEY}, data=data, timeout=5)
+
+    stamps = _timestamps(reply.json())
+    assert stamps and all(TIMESTAMP.fullmatch(stamp) for stamp in stamps), stamps
+    if example.title == "Delete a model":  # the reference's delete comes 7 minutes after the create
+        assert stamps == [format_time(clock())]
+        assert existing["last_updated_time"].endswith(".25")
 
 
 def test_the_shape_check_can_fail():

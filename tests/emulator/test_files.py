@@ -91,41 +91,59 @@ def test_a_dataset_can_be_uploaded_again(api, clock):
     assert api.ok("GET", f"/v0/files/{created['id']}/status")["status"] == "FileLoading"
 
 
-@pytest.mark.parametrize(
-    ("task_type", "dataset", "field"),
-    [
-        ("classifier", classifier_dataset(rows=31), "inputs"),
-        ("classifier", {**classifier_dataset(), "classes": [0] * 33}, "classes"),
-        ("classifier", {**classifier_dataset(), "classes": [-1] * 32}, "classes"),
-        ("classifier", {**classifier_dataset(), "classes": ["a"] * 32}, "classes"),
-        ("classifier", {**classifier_dataset(), "classes": [True] * 32}, "classes"),
-        ("classifier", {"inputs": [1] * 32, "classes": [0] * 32}, "inputs"),
-        ("classifier", {"classes": [0] * 32}, "inputs"),
-        ("classifier", {"inputs": ["a"] * 32}, "classes"),
-        ("classifier", generator_dataset(), "outputs"),
-        ("classifier", {"inputs": "abc", "classes": [0] * 32}, "inputs"),
-        ("generator", {**generator_dataset(), "outputs": [1] * 32}, "outputs"),
-        ("generator", {**generator_dataset(), "outputs": ["a"] * 2}, "outputs"),
-        ("generator", [1, 2, 3], "JSON object"),
-    ],
-)
-def test_invalid_datasets_are_400(api, task_type, dataset, field):
+INVALID_DATASETS = [
+    ("classifier", classifier_dataset(rows=31), "inputs"),
+    ("classifier", {**classifier_dataset(), "classes": [0] * 33}, "classes"),
+    ("classifier", {**classifier_dataset(), "classes": [-1] * 32}, "classes"),
+    ("classifier", {**classifier_dataset(), "classes": ["a"] * 32}, "classes"),
+    ("classifier", {**classifier_dataset(), "classes": [True] * 32}, "classes"),
+    ("classifier", {"inputs": [1] * 32, "classes": [0] * 32}, "inputs"),
+    ("classifier", {"classes": [0] * 32}, "inputs"),
+    ("classifier", {"inputs": ["a"] * 32}, "classes"),
+    ("classifier", generator_dataset(), "outputs"),
+    ("classifier", {"inputs": "abc", "classes": [0] * 32}, "inputs"),
+    ("generator", {**generator_dataset(), "outputs": [1] * 32}, "outputs"),
+    ("generator", {**generator_dataset(), "outputs": ["a"] * 2}, "outputs"),
+    ("generator", [1, 2, 3], "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("task_type", "dataset", "field"), INVALID_DATASETS)
+def test_an_invalid_dataset_is_stored_then_fails_processing(api, server, clock, task_type, dataset, field):
     created = _create(api, task_type)
+    status = f"/v0/files/{created['id']}/status"
 
     response = requests.put(created["upload_url"], json=dataset, timeout=5)
 
-    assert response.status_code == 400
-    assert field in response.json()["detail"]
-    assert api.ok("GET", f"/v0/files/{created['id']}/status")["status"] == "FileCreated"
+    assert response.status_code == 200  # a presigned URL stores whatever it is sent
+    assert api.ok("GET", status)["status"] == "FileLoading"
+    clock.advance(FILE_SECONDS)
+    assert api.ok("GET", status)["status"] == "FileFailed"
+    (described,) = server.control.files()
+    assert field in described["failure"]
+    assert described["rows"] is None
 
 
-def test_a_dataset_that_is_not_json_is_400(api):
+def test_a_dataset_that_is_not_json_fails_processing(api, server, clock):
     created = _create(api)
 
     response = requests.put(created["upload_url"], data=b"inputs,classes\n", timeout=5)
+    clock.advance(FILE_SECONDS)
 
-    assert response.status_code == 400
-    assert "not valid JSON" in response.json()["detail"]
+    assert response.status_code == 200
+    assert api.ok("GET", f"/v0/files/{created['id']}/status")["status"] == "FileFailed"
+    assert "not valid JSON" in server.control.files()[0]["failure"]
+
+
+def test_a_failed_file_can_be_uploaded_again(api, clock):
+    created = _create(api)
+    requests.put(created["upload_url"], json={"inputs": []}, timeout=5)
+    clock.advance(FILE_SECONDS)
+
+    requests.put(created["upload_url"], json=classifier_dataset(), timeout=5)
+    clock.advance(FILE_SECONDS)
+
+    assert api.ok("GET", f"/v0/files/{created['id']}/status")["status"] == "FileReady"
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,22 @@ import re
 
 import pytest
 
-from airflow_provider_ttm.emulator.records import format_time
+from airflow_provider_ttm.emulator.records import format_time, parse_time
 
 from .helpers import KEY, Api
 
 REFERENCE_KEYS = {"status", "model_name", "model_type", "model_params", "user_name", "last_updated_time"}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
-TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,6}$")
 PUBLIC_CLASSIFIER = "9323f9dbc976ea5dc6c8272eb90742f9"
 PUBLIC_GENERATOR = "f9cab2f96d9e65a125264702489cad7a"
+# The public models the vendor's docs name: (id, type, user_name, classes).
+VENDOR_PUBLIC_MODELS = [
+    (PUBLIC_CLASSIFIER, "classifier", "cyberbullying_tweets", 2),
+    (PUBLIC_GENERATOR, "generator", "winemag-data", None),
+    ("13419a9f17bf52cc48f009a512a99735", "classifier", "amazon_polarity", 2),
+    ("1ec02ac96b3e3cd7762bf1e6e2955eb3", "classifier", "financial_sentiment", 3),
+]
 
 
 def test_create_returns_the_reference_model_plus_the_sdk_spellings(api, clock):
@@ -161,25 +168,89 @@ def test_models_are_visible_only_to_the_key_that_created_them(api, other_api):
     assert api.status(model_id) == "Created"
 
 
-def test_public_models_are_ready_for_every_key_and_read_only(api, other_api):
+def test_public_models_are_the_vendor_docs_ones_ready_for_every_key_and_read_only(api, other_api):
     public = api.ok("GET", "/v0/public-models")["models"]
 
-    assert [(model["model_name"], model["model_type"], model["status"]) for model in public] == [
-        (PUBLIC_CLASSIFIER, "classifier", "Ready"),
-        (PUBLIC_GENERATOR, "generator", "Ready"),
+    assert [(m["model_name"], m["model_type"], m["user_name"], m["status"]) for m in public] == [
+        (model_id, model_type, name, "Ready") for model_id, model_type, name, _ in VENDOR_PUBLIC_MODELS
     ]
+    assert all(TIME.match(model["last_updated_time"]) for model in public)
     assert other_api.ok("GET", "/v0/public-models") == {"models": public}
-    scores = other_api.ok("POST", f"/v0/models/{PUBLIC_CLASSIFIER}/classify", json={"input": "hi"})
-    assert (
-        len(scores["answer"]["scores"])
-        == api.ok("GET", f"/v0/models/{PUBLIC_CLASSIFIER}/status")["model_params"]["num_classes"]
-    )
-    assert api.ok("POST", f"/v0/models/{PUBLIC_GENERATOR}/generate", json={"input": "a wine"})["answer"][
-        "responses"
-    ]
-    assert api.delete(f"/v0/models/{PUBLIC_CLASSIFIER}/delete").status_code == 403
-    assert api.post(f"/v0/models/{PUBLIC_CLASSIFIER}/fit").status_code == 403
+    for model_id, _, _, _ in VENDOR_PUBLIC_MODELS:
+        assert api.delete(f"/v0/models/{model_id}/delete").status_code == 403
+        assert api.post(f"/v0/models/{model_id}/fit").status_code == 403
+        assert (
+            api.post(
+                f"/v0/models/{model_id}/bind", json={"train_file": "a", "validate_file": "b"}
+            ).status_code
+            == 403
+        )
+    assert api.ok("GET", "/v0/models") == other_api.ok("GET", "/v0/models") == {"models": []}
+
+
+@pytest.mark.parametrize(("model_id", "model_type", "name", "num_classes"), VENDOR_PUBLIC_MODELS)
+def test_a_public_model_answers_any_key_by_id(api, other_api, model_id, model_type, name, num_classes):
+    status = other_api.ok("GET", f"/v0/models/{model_id}/status")
+    assert (status["status"], status["model_type"], status["user_name"]) == ("Ready", model_type, name)
+
+    if model_type == "generator":
+        answer = other_api.ok("POST", f"/v0/models/{model_id}/generate", json={"input": "a red wine"})[
+            "answer"
+        ]
+        assert [type(hypo["response"]) for hypo in answer["responses"]] == [str]
+        assert api.post(f"/v0/models/{model_id}/classify", json={"input": "x"}).status_code == 400
+        return
+    assert status["model_params"] == {"num_classes": num_classes}
+    for client in (api, other_api):
+        scores = client.ok("POST", f"/v0/models/{model_id}/classify", json={"input": "you are great"})
+        scores = scores["answer"]["scores"]
+        # A binary classifier answers one score, the probability of class 1; k >= 3 classes, k scores.
+        assert len(scores) == (1 if num_classes == 2 else num_classes)
+        assert all(0.0 < score < 1.0 for score in scores)
+    assert api.post(f"/v0/models/{model_id}/generate", json={"input": "x"}).status_code == 400
+
+
+def test_default_generator_serves_few_shot_generation_to_any_key_unlisted(api, other_api):
+    path = "/v0/models/default-generator/generate"
+    body = {"input": "English: cat\nFrench: chat\nEnglish: dog\nFrench:", "num_hypos": 2, "seed": 3}
+
+    first = api.ok("POST", path, json=body)["answer"]["responses"]
+
+    assert len(first) == 2 and all(isinstance(hypo["response"], str) for hypo in first)
+    assert other_api.ok("POST", path, json=body)["answer"]["responses"] == first
+    assert api.ok("GET", "/v0/models/default-generator/status")["status"] == "Ready"
+    assert api.delete("/v0/models/default-generator/delete").status_code == 403
+    assert "default-generator" not in {m["model_name"] for m in api.ok("GET", "/v0/public-models")["models"]}
     assert api.ok("GET", "/v0/models") == {"models": []}
+    assert api.post(path, json={"input": "x", "num_hypos": 0}).status_code == 400
+
+
+def test_the_delete_reply_is_updated_at_the_time_of_the_delete(api, clock):
+    created = api.create_model()
+    clock.advance(7 * 60 + 6.123456)  # the reference's delete example comes 7 minutes after its create
+
+    deleted = api.ok("DELETE", f"/v0/models/{created['model_name']}/delete")
+
+    assert deleted["last_updated_time"] == format_time(clock())
+    assert deleted["last_updated_time"] != created["last_updated_time"]
+    assert {**deleted, "last_updated_time": None} == {**created, "last_updated_time": None}
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "text"),
+    [
+        (1_654_883_555.0, "2022-06-10 17:52:35.0"),
+        (1_654_883_555.5, "2022-06-10 17:52:35.5"),
+        (1_654_883_555.81619, "2022-06-10 17:52:35.81619"),
+        (1_654_883_555.816191, "2022-06-10 17:52:35.816191"),
+        (1_654_883_555.000001, "2022-06-10 17:52:35.000001"),
+    ],
+)
+def test_timestamps_have_1_to_6_fraction_digits_both_ways(timestamp, text):
+    assert format_time(timestamp) == text
+    assert TIME.match(text)
+    assert parse_time(text) == pytest.approx(timestamp, abs=1e-6)
+    assert parse_time(text.split(".")[0]) == int(timestamp)
 
 
 @pytest.mark.parametrize(

@@ -54,13 +54,13 @@ def test_the_sdk_flow_from_create_to_generate(api, clock):
         dataset = json.dumps({"inputs": ["алый"] * 32, "outputs": ["escarlata"] * 32})
         assert requests.put(file["upload_url"], data=dataset, timeout=5).status_code == 200
         files.append(file["id"])
-    clock.advance(FILE_SECONDS)
-    assert sdk_file(**api.ok("GET", f"/v0/files/{files[0]}/status"))["status"] == "fileready"
+    assert sdk_file(**api.ok("GET", f"/v0/files/{files[0]}/status"))["status"] == "fileloading"
 
+    # Since 2022-08 the SDK binds and fits right after the upload, without waiting for FileReady.
     _sdk_post(api, f"/v0/models/{model['id']}/bind", {"train_file": files[0], "validate_file": files[1]})
     assert sdk_model(**api.ok("GET", f"/v0/models/{model['id']}/status"))["status"] == "datasetsloaded"
     _sdk_post(api, f"/v0/models/{model['id']}/fit")
-    clock.advance(TRAIN_SECONDS)
+    clock.advance(FILE_SECONDS + TRAIN_SECONDS)
     assert [sdk_model(**item)["status"] for item in api.ok("GET", "/v0/models")["models"]] == ["ready"]
 
     knobs = {
@@ -83,14 +83,26 @@ def test_the_sdk_classifier_flow(api, clock):
     body = {"model_type": "classifier", "model_params": {"train_iters": 10, "num_classes": 2}}
     model = sdk_model(**_sdk_post(api, "/v0/models", body))
     files = [api.uploaded_file(dataset=classifier_dataset(num_classes=2)) for _ in range(2)]
-    clock.advance(FILE_SECONDS)
     _sdk_post(api, f"/v0/models/{model['id']}/bind", {"train_file": files[0], "validate_file": files[1]})
     _sdk_post(api, f"/v0/models/{model['id']}/fit")
-    clock.advance(TRAIN_SECONDS)
+    clock.advance(FILE_SECONDS + TRAIN_SECONDS)
 
     scores = _sdk_post(api, f"/v0/models/{model['id']}/classify", {"input": "irony"})["answer"]["scores"]
 
-    assert len(scores) == 2
+    assert len(scores) == 1  # a binary classifier answers the probability of class 1; `[0]` reads it
+    assert 0.0 < scores[0] < 1.0
+
+
+def test_the_sdk_few_shot_generate_needs_no_model_of_its_own(api, other_api):
+    knobs = {"input": "Q: 2+2?\nA: 4\nQ: 3+3?\nA:", "num_hypos": 1, "max_tokens": 8, "span_delimiters": None}
+
+    answers = [
+        _sdk_post(client, "/v0/models/default-generator/generate", knobs)["answer"]
+        for client in (api, other_api)
+    ]
+
+    assert all(len(answer["responses"]) == 1 for answer in answers)
+    assert api.ok("GET", "/v0/models") == {"models": []}
 
 
 def test_public_models_build_sdk_objects(api):

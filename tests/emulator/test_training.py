@@ -92,14 +92,16 @@ def test_fit_and_bind_are_refused_while_training(api, clock):
 
 
 @pytest.mark.parametrize(
-    "problem", ["loading", "wrong type", "unknown", "other key", "class range", "missing"]
+    "problem", ["not uploaded", "failed", "wrong type", "unknown", "other key", "class range", "missing"]
 )
 def test_bind_checks_the_files(api, other_api, clock, problem):
     model_id = api.create_model(model_params={"num_classes": 3})["model_name"]
     good = api.uploaded_file()
     clock.advance(FILE_SECONDS)
-    if problem == "loading":
-        bad = api.uploaded_file()
+    if problem == "not uploaded":
+        bad = api.ok("POST", "/v0/files", json={"name": "x.json", "task_type": "classifier"})["id"]
+    elif problem == "failed":
+        bad = api.uploaded_file(dataset={"inputs": ["too few"], "classes": [0]})
     elif problem == "wrong type":
         bad = api.uploaded_file("generator")
     elif problem == "unknown":
@@ -110,8 +112,7 @@ def test_bind_checks_the_files(api, other_api, clock, problem):
         bad = api.uploaded_file(dataset=classifier_dataset(num_classes=4))
     else:
         bad = None
-    if problem != "loading":
-        clock.advance(FILE_SECONDS)
+    clock.advance(FILE_SECONDS)
 
     response = api.post(f"/v0/models/{model_id}/bind", json={"train_file": good, "validate_file": bad})
 
@@ -278,3 +279,107 @@ def test_bind_body_is_validated(api):
 
     assert response.status_code == 400
     assert "validate_file" in response.json()["detail"]
+
+
+def _bind(api, model_id, files):
+    return api.ok(
+        "POST", f"/v0/models/{model_id}/bind", json={"train_file": files[0], "validate_file": files[1]}
+    )
+
+
+@pytest.mark.parametrize("ready_first", [0, 1], ids=["both-loading", "one-ready"])
+def test_a_bind_while_files_load_is_accepted_and_the_fit_waits_for_them(api, clock, ready_first):
+    model_id = api.create_model()["model_name"]
+    files = [api.uploaded_file() for _ in range(ready_first)]
+    clock.advance(FILE_SECONDS * ready_first)
+    files += [api.uploaded_file() for _ in range(2 - ready_first)]
+    loaded_at = clock() + FILE_SECONDS
+    assert api.ok("GET", f"/v0/files/{files[-1]}/status")["status"] == "FileLoading"
+
+    assert _bind(api, model_id, files)["status"] == "DatasetsLoaded"
+    assert api.ok("POST", f"/v0/models/{model_id}/fit")["status"] == "TrainRequested"
+
+    seen = {}
+    for moment in (0.5 * FILE_SECONDS, 0.99 * FILE_SECONDS, FILE_SECONDS + 0.5 * TRAIN_SECONDS):
+        clock.advance(loaded_at - FILE_SECONDS + moment - clock())
+        seen[moment] = api.status(model_id)
+    clock.advance(loaded_at + TRAIN_SECONDS - clock() - 0.01)
+    almost = api.status(model_id)
+    clock.advance(0.01)
+
+    assert list(seen.values()) == ["TrainRequested", "TrainRequested", "Training"]
+    assert almost == "Training"  # the training's full length counts from when the files were ready
+    assert api.ok("GET", f"/v0/models/{model_id}/status")["last_updated_time"] == format_time(
+        loaded_at + TRAIN_SECONDS
+    )
+    assert api.status(model_id) == "Ready"
+
+
+@pytest.mark.parametrize(
+    ("bad_dataset", "reason"),
+    [
+        ({"inputs": ["too few"], "classes": [0]}, "has 1 rows"),
+        ({"inputs": ["x"] * 32, "outputs": ["y"] * 32}, "outputs"),
+        (classifier_dataset(num_classes=5), "class label 4 is out of range"),
+    ],
+    ids=["too-few-rows", "wrong-columns", "class-out-of-range"],
+)
+@pytest.mark.parametrize("fit_after_processing", [False, True], ids=["fit-at-once", "fit-later"])
+def test_a_file_that_fails_processing_after_the_bind_makes_the_fit_fail(
+    api, server, clock, bad_dataset, reason, fit_after_processing
+):
+    model_id = api.create_model(model_params={"num_classes": 3})["model_name"]
+    files = [api.uploaded_file(), api.uploaded_file(dataset=bad_dataset)]
+    assert _bind(api, model_id, files)["status"] == "DatasetsLoaded"
+    if fit_after_processing:
+        clock.advance(FILE_SECONDS)
+
+    fit = api.ok("POST", f"/v0/models/{model_id}/fit")
+    before = api.status(model_id)
+    clock.advance(FILE_SECONDS)
+    after = api.status(model_id)
+    clock.advance(TRAIN_SECONDS)
+
+    assert (fit["status"], before) == (
+        ("FitFailed", "FitFailed") if fit_after_processing else ("TrainRequested", "TrainRequested")
+    )
+    assert after == "FitFailed"
+    assert api.status(model_id) == "FitFailed"  # never Ready
+    (model,) = server.control.models()
+    assert model["dataset_failure"].startswith("validate_file: ")
+    assert reason in model["dataset_failure"]
+
+
+def test_a_model_failed_by_its_files_can_be_bound_again_and_trained(api, clock):
+    model_id = api.create_model()["model_name"]
+    _bind(api, model_id, [api.uploaded_file(), api.uploaded_file(dataset={"inputs": []})])
+    api.ok("POST", f"/v0/models/{model_id}/fit")
+    clock.advance(FILE_SECONDS)
+    assert api.status(model_id) == "FitFailed"
+
+    _bind(api, model_id, [api.uploaded_file(), api.uploaded_file()])
+    api.ok("POST", f"/v0/models/{model_id}/fit")
+    clock.advance(FILE_SECONDS + TRAIN_SECONDS)
+
+    assert api.status(model_id) == "Ready"
+
+
+@pytest.mark.parametrize(("num_classes", "count"), [(2, 1), (3, 3), (5, 5)])
+def test_a_trained_classifier_answers_one_score_if_binary_else_one_per_class(api, clock, num_classes, count):
+    model_id = api.create_model(model_params={"num_classes": num_classes})["model_name"]
+    dataset = classifier_dataset(num_classes=num_classes)
+    _bind(api, model_id, [api.uploaded_file(dataset=dataset), api.uploaded_file(dataset=dataset)])
+    api.ok("POST", f"/v0/models/{model_id}/fit")
+    clock.advance(FILE_SECONDS + TRAIN_SECONDS)
+
+    answers = [
+        api.ok("POST", f"/v0/models/{model_id}/classify", json={"input": f"text {i}"})["answer"]["scores"]
+        for i in range(20)
+    ]
+
+    assert {len(scores) for scores in answers} == {count}
+    assert all(0.0 < score < 1.0 for scores in answers for score in scores)
+    if count > 1:
+        assert all(math.isclose(sum(scores), 1.0, abs_tol=1e-9) for scores in answers)
+    else:  # a probability of class 1 that varies with the input, on both sides of 0.5
+        assert min(s[0] for s in answers) < 0.5 < max(s[0] for s in answers)

@@ -58,6 +58,25 @@ def _champion() -> dict | None:
     return json.loads("\n".join(lines[first:]))
 
 
+def _predictions() -> list[dict]:
+    """What the last run's ``score_validation`` returned (its XCom)."""
+    try:
+        from airflow.models.xcom import XComModel as XCom
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import XCom  # type: ignore[no-redef]
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XCom)
+            .where(XCom.dag_id == DAG_ID, XCom.task_id == "score_validation", XCom.key == "return_value")
+            .order_by(XCom.timestamp.desc())
+            .limit(1)
+        ).one()
+        return XCom.deserialize_value(row)
+
+
 def _crown(model_name: str, accuracy: float) -> None:
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
@@ -114,6 +133,12 @@ def test_the_first_night_trains_scores_crowns_and_leaves_nothing_behind(emulator
     assert "Deferring: model" in output and "is Ready" in output
     assert "Candidate accuracy" in output
     assert emulator.api_key not in output
+    predictions = _predictions()  # three topics: three scores, the class is the highest one's
+    assert len(predictions) == VALIDATION_ROWS
+    assert all(len(p["scores"]) == 3 for p in predictions)
+    assert [p["class"] for p in predictions] == [
+        max(range(3), key=p["scores"].__getitem__) for p in predictions
+    ]
 
 
 def test_a_better_candidate_replaces_the_kept_champion(emulator) -> None:

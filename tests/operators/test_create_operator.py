@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout, TaskDeferred
 
 from airflow_provider_ttm.exceptions import (
     TuneTheModelError,
     TuneTheModelFitFailedError,
     TuneTheModelWaitTimeoutError,
 )
+from airflow_provider_ttm.operators.base import DEFER_TIMEOUT_GRACE
 from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
@@ -103,7 +105,12 @@ def test_deferrable_wait_defers_with_the_timeout(ttm_emulator, context) -> None:
     assert trigger.model_name == context["ti"].xcoms["return_value"]
     assert trigger.poll_interval == 5
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.timeout == timedelta(hours=2)
+    assert deferred.value.kwargs == {"deadline_set_by": "timeout"}
+    time_left = trigger.deadline - time.time()
+    assert timedelta(hours=2) - timedelta(minutes=1) < timedelta(seconds=time_left) <= timedelta(hours=2)
+    assert abs(deferred.value.timeout - DEFER_TIMEOUT_GRACE - timedelta(seconds=time_left)) < timedelta(
+        minutes=1
+    )
 
 
 def test_execute_complete_trusts_only_the_event(ttm_emulator, context) -> None:
@@ -135,10 +142,10 @@ def test_execute_complete_trusts_only_the_event(ttm_emulator, context) -> None:
         ({"num_classes": 2.5}, "num_classes must be a whole number of at least 2"),
         ({"model_type": "generator", "num_classes": 3}, "num_classes applies to classifiers only"),
         ({"name": "  "}, "name must be a non-blank string"),
-        ({"poll_interval": 0}, "poll_interval must be a positive number of seconds"),
-        ({"poll_interval": -1}, "poll_interval must be a positive number of seconds"),
-        ({"timeout": 0}, "timeout must be a positive number of seconds"),
-        ({"timeout": timedelta(seconds=-5)}, "timeout must be a positive number of seconds"),
+        ({"poll_interval": 0}, "poll_interval must be a number of seconds"),
+        ({"poll_interval": -1}, "poll_interval must be a number of seconds"),
+        ({"timeout": 0}, "timeout must be a number of seconds"),
+        ({"timeout": timedelta(seconds=-5)}, "timeout must be a number of seconds"),
         ({"pretrained_model": "../etc"}, "pretrained_model must be a model id"),
     ],
 )
@@ -164,3 +171,24 @@ def test_rendered_numeric_string_is_accepted(ttm_emulator, context) -> None:
     operator.execute(context)
 
     assert ttm_emulator.control.models()[0]["model_params"] == {"num_classes": 4}
+
+
+def test_deferred_wait_ends_at_the_execution_timeout(ttm_emulator, context) -> None:
+    context["ti"].start_date = datetime.now(timezone.utc) - timedelta(seconds=5)
+    operator = _operator(
+        wait_for_ready=True,
+        deferrable=True,
+        timeout=timedelta(hours=2),
+        execution_timeout=timedelta(seconds=20),
+    )
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+
+    assert deferred.value.trigger.deadline == pytest.approx(
+        context["ti"].start_date.timestamp() + 20, abs=0.01
+    )
+    assert deferred.value.timeout < timedelta(seconds=15) + DEFER_TIMEOUT_GRACE
+    timeout = {"status": "timeout", "model_name": "a" * 32, "model_status": "Created", "message": "late"}
+    with pytest.raises(AirflowTaskTimeout, match="execution_timeout"):
+        operator.resume_execution("execute_complete", {**deferred.value.kwargs, "event": timeout}, context)

@@ -56,7 +56,11 @@ def test_list_returns_plain_dicts_filtered(ttm_emulator, context) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"statuses": ["Done"]}, "status must be among"), ({"model_type": "x"}, "model_type must be one of")],
+    [
+        ({"statuses": ["Done"]}, "statuses must hold model statuses among"),
+        ({"statuses": "Ready"}, "statuses must be a list"),
+        ({"model_type": "x"}, "model_type must be one of"),
+    ],
 )
 def test_list_refuses_bad_filters(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):

@@ -14,6 +14,8 @@ from datetime import timedelta
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
+from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.api.records import ModelIndex
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
 from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
@@ -163,10 +165,10 @@ def test_a_missing_model_that_does_not_exist_yields_the_404(ttm_emulator) -> Non
 
 def test_fallback_reads_are_paced_by_the_waiters_own_interval(ttm_emulator, monkeypatch) -> None:
     listed, hidden = _models(2)
-    original = TuneTheModelHook.alist_models
 
     async def without_hidden(self, transport):
-        return [record for record in await original(self, transport) if record.model_name != hidden]
+        reply = await transport.send(endpoints.list_models())
+        return ModelIndex({"models": [item for item in reply["models"] if item["model_name"] != hidden]})
 
     monkeypatch.setattr(TuneTheModelHook, "alist_models", without_hidden)
 

@@ -7,11 +7,15 @@ the waits on a connection) and per-model (``coalesce=False``: each trigger reads
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
+from hostile.server import HostileServer, Reply, Request
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.triggers.poller import active_pollers
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 
 #: The route each mode polls.
@@ -110,14 +114,18 @@ def test_deadline_yields_timeout(ttm_emulator, coalesce) -> None:
     assert payload["model_status"] == "Created"
 
 
-def test_deadline_already_passed_still_reads_once(ttm_emulator, coalesce) -> None:
+def test_deadline_already_passed_yields_timeout_without_a_request(ttm_emulator, coalesce) -> None:
     model_name = _create(ttm_emulator)
     ttm_emulator.control.force_status(model_name, "Ready")
     trigger = TuneTheModelModelStatusTrigger(
         "ttm_default", model_name, 60, deadline=time.time() - 1, coalesce=coalesce
     )
 
-    assert asyncio.run(_first_event(trigger))["status"] == "success"
+    payload = asyncio.run(_first_event(trigger))
+
+    assert payload["status"] == "timeout"
+    assert "last status unknown" in payload["message"]
+    assert ttm_emulator.control.counters() == {"POST /v0/models": 1}
 
 
 def test_unknown_model_yields_error_at_once(ttm_emulator, coalesce) -> None:
@@ -180,6 +188,22 @@ def test_too_many_transient_errors_in_a_row_yield_error(ttm_emulator, one_attemp
     assert "after 3 failed polls in a row" in payload["message"]
 
 
+def test_failures_seen_before_deferring_count_toward_the_limit(
+    ttm_emulator, one_attempt_conn, coalesce
+) -> None:
+    model_name = _create(ttm_emulator)
+    ttm_emulator.control.add_fault(kind="error", status=503, route=POLL_ROUTE[coalesce])
+    trigger = TuneTheModelModelStatusTrigger(
+        one_attempt_conn, model_name, 0.05, max_consecutive_errors=2, coalesce=coalesce, errors_in_a_row=1
+    )
+
+    payload = asyncio.run(_first_event(trigger))
+
+    assert payload["status"] == "error"
+    assert "after 3 failed polls in a row" in payload["message"]
+    assert ttm_emulator.control.count(POLL_ROUTE[coalesce]) == 2
+
+
 def test_pending_while_training_and_cancellation_closes_the_client(
     ttm_emulator, monkeypatch, coalesce
 ) -> None:
@@ -211,3 +235,177 @@ def test_pending_while_training_and_cancellation_closes_the_client(
     assert len(opened) == 1
     assert opened[0].client.is_closed
     assert ttm_emulator.control.count(POLL_ROUTE[coalesce]) >= 2
+
+
+# --- against a hostile server: the deadline holds whatever the reply does; a rotated key ------------
+
+MODEL = "a" * 32
+OLD_KEY, NEW_KEY = "ttm-old-key-0123456789", "ttm-new-key-9876543210"
+
+
+def _status(status: str) -> dict:
+    return {"model_name": MODEL, "status": status, "last_updated_time": "2026-12-01 04:00:00.5"}
+
+
+def _reply(path: str, status: str, **options) -> Reply:
+    """The list or the status reply (whichever ``path`` asks for) showing MODEL in ``status``."""
+    payload = {"models": [_status(status)]} if path == "/v0/models" else _status(status)
+    return Reply.json(payload, **options)
+
+
+@pytest.fixture
+def hostile(monkeypatch) -> Iterator[tuple[HostileServer, Callable[..., str]]]:
+    """A hostile server, and a function that (re)defines a connection to it; returns its id."""
+    with HostileServer() as server:
+
+        def define(password: str = OLD_KEY, **extra) -> str:
+            fields = {"conn_type": "ttm", "host": server.url, "password": password, "extra": extra}
+            monkeypatch.setenv("AIRFLOW_CONN_TTM_HOSTILE", json.dumps(fields))
+            return "ttm_hostile"
+
+        yield server, define
+
+
+@pytest.mark.parametrize("trickle", ["headers", "body", "chunks", "all"])
+@pytest.mark.parametrize("reading", ["first", "second"])
+def test_the_deadline_holds_for_every_reading_whatever_the_reply_does(
+    hostile, coalesce, trickle: str, reading: str
+) -> None:
+    server, define = hostile
+    # One byte every 0.5 s: the reply would take minutes; the connection's own timeout is longer.
+    server.respond(lambda request: _reply(request.path, "Ready", trickle=trickle, delay=0.5))
+    if reading == "second":
+        server.queue(_reply("/v0/models" if coalesce else "", "Created"))
+    conn_id = define(timeout=600, max_attempts=1)
+    trigger = TuneTheModelModelStatusTrigger(
+        conn_id, MODEL, 0.05, deadline=time.time() + 1.5, coalesce=coalesce
+    )
+
+    payload = asyncio.run(_first_event(trigger, timeout=20))
+
+    assert payload["status"] == "timeout"
+    assert payload["model_status"] == ("Created" if reading == "second" else None)
+    assert len(server.requests) == (2 if reading == "second" else 1)
+
+
+def test_one_stalled_list_holds_no_shared_wait_past_its_deadline(hostile) -> None:
+    server, define = hostile
+    server.respond(lambda request: _reply(request.path, "Ready", trickle="body", delay=0.5))
+    conn_id = define(timeout=600, max_attempts=1)
+    now = time.time()
+    bounded = [TuneTheModelModelStatusTrigger(conn_id, MODEL, 0.05, deadline=now + s) for s in (1, 2)]
+    unbounded = TuneTheModelModelStatusTrigger(conn_id, MODEL, 0.05)
+
+    async def scenario() -> tuple[list[dict], bool]:
+        waiting = asyncio.create_task(_first_event(unbounded, timeout=60))
+        payloads = await asyncio.gather(*(_first_event(trigger, timeout=20) for trigger in bounded))
+        still_waiting = not waiting.done()
+        waiting.cancel()
+        await asyncio.wait([waiting])
+        return payloads, still_waiting
+
+    payloads, still_waiting = asyncio.run(scenario())
+
+    assert [payload["status"] for payload in payloads] == ["timeout", "timeout"]
+    assert still_waiting  # the list is still trickling: the wait without a deadline goes on
+    assert [request.path for request in server.requests] == ["/v0/models"]
+
+
+def test_a_rotated_key_is_picked_up_mid_wait(hostile, coalesce, monkeypatch) -> None:
+    server, define = hostile
+    accepted = {"key": OLD_KEY}
+
+    def serve(request: Request) -> Reply:
+        if request.headers.get("authorization") != accepted["key"]:
+            return Reply.json({"detail": "Invalid API key"}, status=401)
+        return _reply(request.path, "Ready" if accepted["key"] == NEW_KEY else "Created")
+
+    server.respond(serve)
+    conn_id = define(OLD_KEY)
+    opened: list = []
+    original = TuneTheModelHook.async_transport
+
+    async def recording(self):
+        opened.append(await original(self))
+        return opened[-1]
+
+    monkeypatch.setattr(TuneTheModelHook, "async_transport", recording)
+    triggers = [TuneTheModelModelStatusTrigger(conn_id, MODEL, 0.05, coalesce=coalesce) for _ in range(2)]
+
+    async def scenario() -> list[dict]:
+        tasks = [asyncio.create_task(_first_event(trigger)) for trigger in triggers]
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + 10
+        while len(server.requests) < 4 and loop.time() < ends:
+            await asyncio.sleep(0.01)
+        define(NEW_KEY)  # the connection first, then the service: as an operator rotates a key
+        accepted["key"] = NEW_KEY
+        return list(await asyncio.gather(*tasks))
+
+    payloads = asyncio.run(scenario())
+
+    assert [payload["status"] for payload in payloads] == ["success", "success"]
+    keys = [request.headers["authorization"] for request in server.requests]
+    assert keys[:4] == [OLD_KEY] * 4
+    assert keys[-1] == NEW_KEY
+    assert keys.count(NEW_KEY) <= 2 * (1 if coalesce else 2)  # each reading that was refused, once more
+    # One client per trigger (or one shared), each read again once; every client closed at the end.
+    assert len(opened) == (2 if coalesce else 4)
+    assert all(transport.client.is_closed for transport in opened)
+    assert OLD_KEY not in repr(payloads)
+    assert NEW_KEY not in repr(payloads)
+
+
+def test_a_rejected_key_of_an_unchanged_connection_is_reported_after_one_rereading(hostile, coalesce) -> None:
+    server, define = hostile
+    server.queue(_reply("/v0/models" if coalesce else "", "Created"))
+    server.respond(Reply.json({"detail": "Invalid API key"}, status=401))
+    conn_id = define(OLD_KEY)
+
+    payload = asyncio.run(
+        _first_event(TuneTheModelModelStatusTrigger(conn_id, MODEL, 0.05, coalesce=coalesce))
+    )
+
+    assert payload["status"] == "error"
+    assert "rejected" in payload["message"]
+    assert OLD_KEY not in repr(payload)
+    assert len(server.requests) == 2  # the same key is not sent again
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "a/b", "x?y=1", "has space", "a" * 129])
+def test_an_id_in_a_reply_that_is_not_a_model_id_is_a_malformed_reply(hostile, coalesce, bad_id) -> None:
+    server, define = hostile
+    bad = {"model_name": bad_id, "status": "Ready"}
+    # The list shows the waited model too: one bad entry makes the whole reply malformed.
+    server.respond(
+        lambda request: Reply.json(
+            {"models": [_status("Ready"), bad]} if request.path == "/v0/models" else bad
+        )
+    )
+    conn_id = define(max_attempts=1)
+    trigger = TuneTheModelModelStatusTrigger(
+        conn_id, MODEL, 0.05, max_consecutive_errors=1, coalesce=coalesce
+    )
+
+    payload = asyncio.run(_first_event(trigger))
+
+    assert payload["status"] == "error"
+    assert "after 2 failed polls in a row" in payload["message"]
+    assert "the model id in the reply must be a model id" in payload["message"]
+    assert "model" not in payload
+
+
+def test_the_deadline_holds_while_the_connection_is_read(monkeypatch, coalesce) -> None:
+    async def never(self):
+        await asyncio.Event().wait()  # a secrets backend that does not answer
+
+    monkeypatch.setattr(TuneTheModelHook, "aget_settings", never)
+    trigger = TuneTheModelModelStatusTrigger(
+        "ttm_any", MODEL, 0.05, deadline=time.time() + 0.5, coalesce=coalesce
+    )
+
+    payload = asyncio.run(_first_event(trigger))
+
+    assert payload["status"] == "timeout"
+    assert payload["model_status"] is None
+    assert active_pollers() == []

@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from airflow_provider_ttm.api.inference import GenerationOptions
-from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError
+from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheModelMalformedResponseError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 
 from .conftest import API, MODEL_ID
@@ -20,7 +20,7 @@ GENERATE = f"{API}/v0/models/{MODEL_ID}/generate"
 
 def _scores_for(text: str) -> list[float]:
     """Scores that encode the input, so a result can be matched to its input."""
-    return [float(len(text)), 0.5]
+    return [float(len(text)), 0.5, 0.25]
 
 
 def _classify_reply(request) -> tuple[int, dict, str]:
@@ -38,7 +38,7 @@ def test_classify_and_generate_one_input(hook, http) -> None:
     http.add_callback(responses.POST, CLASSIFY, callback=_classify_reply)
     http.post(GENERATE, json={"answer": {"responses": [{"response": "one"}, {"response": "two"}]}})
 
-    assert hook.classify(MODEL_ID, "abc") == [3.0, 0.5]
+    assert hook.classify(MODEL_ID, "abc") == [3.0, 0.5, 0.25]
     assert hook.generate(MODEL_ID, "abc", GenerationOptions(num_hypos=2, seed=1)) == ["one", "two"]
     assert json.loads(http.calls[-1].request.body) == {"input": "abc", "num_hypos": 2, "seed": 1}
 
@@ -136,9 +136,42 @@ def test_a_permanent_failure_is_not_retried(hook, http, waits) -> None:
 
 def test_a_garbled_reply_is_retried(hook, http, waits) -> None:
     http.post(CLASSIFY, json={"answer": {}})
-    http.post(CLASSIFY, json={"answer": {"scores": [0.2, 0.8]}})
+    http.post(CLASSIFY, json={"answer": {"scores": [0.8]}})
 
-    assert hook.classify_batch(MODEL_ID, ["a"], retries=1) == [[0.2, 0.8]]
+    assert hook.classify_batch(MODEL_ID, ["a"], retries=1) == [[0.8]]
+
+
+@pytest.mark.parametrize("scores", [[0.36], [1], [0.83, 0.06, 0.11], [0.1, 0.2, 0.3, 0.4]])
+def test_one_score_binary_or_one_per_class(hook, http, scores) -> None:
+    http.post(CLASSIFY, json={"answer": {"scores": scores}})
+
+    assert hook.classify(MODEL_ID, "a") == [float(score) for score in scores]
+
+
+def test_two_scores_break_the_documented_contract_and_are_not_asked_again(hook, http, waits) -> None:
+    http.post(CLASSIFY, json={"answer": {"scores": [0.3, 0.7]}})
+
+    with pytest.raises(TuneTheModelBatchItemError, match="2 scores; a binary classifier answers one"):
+        hook.classify_batch(MODEL_ID, ["a"], retries=3)
+    assert len(http.calls) == 1
+    assert waits == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"answer": {"scores": []}}',
+        '{"answer": {"scores": [NaN]}}',
+        '{"answer": {"scores": [0.1, Infinity, 0.2]}}',
+        '{"answer": {"scores": [true]}}',
+        '{"answer": {"scores": "0.5"}}',
+    ],
+)
+def test_a_malformed_scores_reply_is_a_provider_error(hook, http, body) -> None:
+    http.post(CLASSIFY, body=body, content_type="application/json")
+
+    with pytest.raises(TuneTheModelMalformedResponseError):
+        hook.classify(MODEL_ID, "a")
 
 
 def test_inputs_are_checked_before_any_request(hook, http) -> None:
@@ -179,3 +212,43 @@ def test_the_reported_failure_is_a_real_one_not_an_item_stopped_because_of_it() 
     fine.set_result([0.5])
 
     assert _first_failure([stopped, failed, fine]) is real
+
+
+def test_the_classify_operator_refuses_answers_of_one_model_with_different_score_counts(
+    mocked_conn, http, context
+) -> None:
+    from airflow_provider_ttm.operators.inference import TuneTheModelClassifyOperator
+
+    def reply(request):
+        text = json.loads(request.body)["input"]
+        scores = [0.4] if text == "binary?" else [0.1, 0.2, 0.7]
+        return 200, {}, json.dumps({"answer": {"scores": scores}})
+
+    http.add_callback(responses.POST, CLASSIFY, callback=reply)
+    operator = TuneTheModelClassifyOperator(
+        task_id="s", model_name=MODEL_ID, inputs=["binary?", "three", "more"], ttm_conn_id=mocked_conn()
+    )
+
+    with pytest.raises(TuneTheModelMalformedResponseError, match="input 0 got 1, input 1 got 3"):
+        operator.execute(context)
+
+
+@pytest.mark.parametrize(
+    ("scores", "threshold", "expected"),
+    [
+        ([0.360595703], 0.5, 0),  # the vendor quickstart's cyberbullying_tweets answer
+        ([0.360595703], 0.36, 1),
+        ([0.5], 0.5, 1),  # at the threshold is class 1
+        ([0.0], 0.0, 1),
+        ([1.0], 1.0, 1),
+        ([0.999], 1.0, 0),
+        ([0.831054688, 0.0625, 0.106445312], 0.5, 0),  # financial_sentiment
+        ([0.1, 0.2, 0.7], 0.99, 2),  # k >= 3: the threshold does not apply
+        ([0.4, 0.4, 0.2], 0.5, 0),  # first on a tie
+    ],
+)
+def test_predicted_class(scores, threshold, expected) -> None:
+    from airflow_provider_ttm.api.inference import predicted_class, predicted_classes
+
+    assert predicted_class(scores, threshold) == expected
+    assert predicted_classes([scores, scores], threshold) == [expected, expected]

@@ -18,8 +18,11 @@ from airflow_provider_ttm.operators.ttm import TuneTheModelListModelsOperator
 
 from .conftest import columns
 
-PUBLIC_CLASSIFIER = "9323f9dbc976ea5dc6c8272eb90742f9"
-PUBLIC_GENERATOR = "f9cab2f96d9e65a125264702489cad7a"
+PUBLIC_CLASSIFIER = "9323f9dbc976ea5dc6c8272eb90742f9"  # cyberbullying_tweets, 2 classes
+PUBLIC_GENERATOR = "f9cab2f96d9e65a125264702489cad7a"  # winemag
+AMAZON_POLARITY = "13419a9f17bf52cc48f009a512a99735"  # 2 classes
+FINANCIAL_SENTIMENT = "1ec02ac96b3e3cd7762bf1e6e2955eb3"  # 3 classes
+PUBLIC_MODELS = [PUBLIC_CLASSIFIER, PUBLIC_GENERATOR, AMAZON_POLARITY, FINANCIAL_SENTIMENT]
 TEXTS = [f"support message number {i}" for i in range(20)]
 
 
@@ -178,7 +181,120 @@ def test_the_list_operator_lists_public_models(ttm_emulator, context) -> None:
     )
     own = TuneTheModelListModelsOperator(task_id="l").execute(context)
 
-    assert sorted(m["model_name"] for m in public) == sorted([PUBLIC_CLASSIFIER, PUBLIC_GENERATOR])
+    assert sorted(m["model_name"] for m in public) == sorted(PUBLIC_MODELS)
     assert [m["model_name"] for m in generators] == [PUBLIC_GENERATOR]
     assert [m["user_name"] for m in own] == ["mine"]
     assert ttm_emulator.control.count("GET /v0/public-models") == 2
+
+
+@pytest.mark.parametrize("source", ["trained", "cyberbullying_tweets", "amazon_polarity"])
+@pytest.mark.parametrize("threshold", [0.5, 0.0, 0.3, 0.8, 1.0])
+def test_a_binary_classifier_answers_one_score_and_the_threshold_sets_the_class(
+    ttm_emulator, context, source, threshold
+) -> None:
+    model_name = {"cyberbullying_tweets": PUBLIC_CLASSIFIER, "amazon_polarity": AMAZON_POLARITY}.get(
+        source
+    ) or _ready(ttm_emulator, num_classes=2)
+
+    results = TuneTheModelClassifyOperator(
+        task_id="s", model_name=model_name, inputs=TEXTS, threshold=threshold
+    ).execute(context)
+
+    assert all(len(r["scores"]) == 1 for r in results)
+    assert [r["class"] for r in results] == [int(r["scores"][0] >= threshold) for r in results]
+    if threshold in (0.0, 1.0):
+        assert {r["class"] for r in results} == {1 if threshold == 0.0 else 0}
+    else:  # the emulator's scores spread over (0, 1), so both classes show up at 0.5
+        assert threshold != 0.5 or {r["class"] for r in results} == {0, 1}
+
+
+def test_the_default_threshold_is_one_half(ttm_emulator, context) -> None:
+    results = TuneTheModelClassifyOperator(task_id="s", model_name=PUBLIC_CLASSIFIER, inputs=TEXTS).execute(
+        context
+    )
+
+    assert [r["class"] for r in results] == [int(r["scores"][0] >= 0.5) for r in results]
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.99])
+def test_a_classifier_of_three_classes_takes_the_highest_score(ttm_emulator, context, threshold) -> None:
+    results = TuneTheModelClassifyOperator(
+        task_id="s", model_name=FINANCIAL_SENTIMENT, inputs=TEXTS, threshold=threshold
+    ).execute(context)
+
+    assert all(len(r["scores"]) == 3 for r in results)
+    assert [r["class"] for r in results] == [max(range(3), key=r["scores"].__getitem__) for r in results]
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, "abc", True, float("nan"), float("inf"), None, [0.5]])
+def test_a_bad_threshold_is_refused_when_the_dag_is_parsed(ttm_emulator, threshold) -> None:
+    with pytest.raises(ValueError, match="threshold must be a number"):
+        TuneTheModelClassifyOperator(
+            task_id="t", model_name=PUBLIC_CLASSIFIER, inputs=["x"], threshold=threshold
+        )
+    assert ttm_emulator.control.counters() == {}
+
+
+@pytest.mark.parametrize(
+    ("rendered", "valid"), [("0.7", True), (" 1 ", True), ("1.01", False), ("high", False)]
+)
+def test_a_templated_threshold_is_checked_once_rendered_before_any_request(
+    ttm_emulator, context, rendered, valid
+) -> None:
+    operator = TuneTheModelClassifyOperator(
+        task_id="t", model_name=PUBLIC_CLASSIFIER, inputs=TEXTS[:4], threshold="{{ params.threshold }}"
+    )
+    assert "threshold" in operator.template_fields
+    operator.threshold = rendered  # what rendering produced
+
+    if not valid:
+        with pytest.raises(ValueError, match="threshold must be a number from 0 to 1"):
+            operator.execute(context)
+        assert ttm_emulator.control.counters() == {}
+        return
+    results = operator.execute(context)
+    assert [r["class"] for r in results] == [int(r["scores"][0] >= float(rendered)) for r in results]
+
+
+@pytest.mark.parametrize("model_name", ["default-generator", PUBLIC_GENERATOR])
+def test_generation_needs_no_training_of_ones_own(ttm_emulator, context, model_name) -> None:
+    results = TuneTheModelGenerateOperator(
+        task_id="g",
+        model_name=model_name,
+        inputs=["Q: capital of France?\nA: Paris\nQ: of Spain?\nA:"],
+        seed=1,
+    ).execute(context)
+
+    assert len(results) == 1 and all(isinstance(text, str) for text in results[0]["responses"])
+    assert ttm_emulator.control.count("POST /v0/models/{id}/generate") == 1
+    assert ttm_emulator.control.models() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2022-06-10 17:52:35.8",
+        "2022-06-10 17:52:35.81",
+        "2022-06-10 17:52:35.816",
+        "2022-06-10 17:52:35.8161",
+        "2022-06-10 17:52:35.81619",
+        "2022-06-10 17:52:35.816190",
+    ],
+)
+def test_a_record_with_1_to_6_fraction_digits_parses(text) -> None:
+    from airflow_provider_ttm.api.records import parse_model
+
+    model = parse_model({"model_name": PUBLIC_CLASSIFIER, "status": "Ready", "last_updated_time": text})
+
+    assert model.last_updated_time is not None
+    fraction = text.split(".")[1]
+    assert model.last_updated_time.microsecond == int(fraction.ljust(6, "0"))
+    assert (model.last_updated_time.second, model.last_updated_time.utcoffset().total_seconds()) == (35, 0)
+
+
+def test_the_emulator_timestamps_parse_whatever_their_fraction_digits(ttm_emulator) -> None:
+    public = {m.model_name: m for m in TuneTheModelHook().list_public_models()}
+
+    assert public[AMAZON_POLARITY].last_updated_time.microsecond == 500_000  # "….5"
+    assert public[FINANCIAL_SENTIMENT].last_updated_time.microsecond == 816_190  # "….81619"
+    assert public[PUBLIC_CLASSIFIER].last_updated_time.microsecond == 878_585

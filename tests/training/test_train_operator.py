@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout, TaskDeferred
 
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.operators.base import DEFER_TIMEOUT_GRACE
 from airflow_provider_ttm.operators.training import TuneTheModelTrainModelOperator
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 
@@ -135,7 +137,12 @@ def test_deferrable_wait_hands_over_to_the_status_trigger(fast, context) -> None
     trigger = deferred.value.trigger
     assert isinstance(trigger, TuneTheModelModelStatusTrigger)
     assert (trigger.model_name, trigger.poll_interval) == (model_name, 5)
-    assert deferred.value.timeout == timedelta(hours=3)
+    assert deferred.value.kwargs == {"deadline_set_by": "timeout"}
+    time_left = trigger.deadline - time.time()
+    assert timedelta(hours=3) - timedelta(minutes=1) < timedelta(seconds=time_left) <= timedelta(hours=3)
+    assert abs(deferred.value.timeout - DEFER_TIMEOUT_GRACE - timedelta(seconds=time_left)) < timedelta(
+        minutes=1
+    )
     assert fast.api_key not in json.dumps(trigger.serialize()[1])
     assert len(fast.control.files()) == 2  # kept while the model trains
 
@@ -263,8 +270,8 @@ def test_a_model_of_another_kind_is_refused_before_any_upload(ttm_emulator, cont
         ({"model_type": "generator", "num_classes": 3}, "num_classes applies to classifiers only"),
         ({"model_type": "classifier", "num_classes": 3, "train_data": rows(10)}, "train_data has 10 rows"),
         ({"data_format": "xml"}, "data_format must be one of csv, jsonl, json"),
-        ({"poll_interval": 0}, "poll_interval must be a positive number of seconds"),
-        ({"files_timeout": -1}, "files_timeout must be a positive number of seconds"),
+        ({"poll_interval": 0}, "poll_interval must be a number of seconds"),
+        ({"files_timeout": -1}, "files_timeout must be a number of seconds"),
         ({"max_consecutive_errors": -1}, "max_consecutive_errors must be a whole number"),
     ],
 )
@@ -296,3 +303,26 @@ def test_a_failing_cleanup_does_not_hide_why_the_task_failed(fast, context, one_
     with pytest.raises(TuneTheModelError, match="HTTP 503"):
         _operator(_model(), ttm_conn_id=one_attempt_conn).execute(context)
     assert len(fast.control.files()) == 2  # left behind, with a warning naming them
+
+
+def test_deferred_wait_ends_at_the_execution_timeout(fast, context) -> None:
+    context["ti"].start_date = datetime.now(timezone.utc) - timedelta(seconds=5)
+    model_name = _model()
+    operator = _operator(
+        model_name,
+        wait_for_ready=True,
+        deferrable=True,
+        timeout=timedelta(hours=3),
+        execution_timeout=timedelta(minutes=10),
+    )
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+
+    assert deferred.value.trigger.deadline == pytest.approx(
+        context["ti"].start_date.timestamp() + 600, abs=0.01
+    )
+    timeout = {"status": "timeout", "model_name": model_name, "model_status": "Training", "message": "late"}
+    with pytest.raises(AirflowTaskTimeout, match="execution_timeout"):
+        operator.resume_execution("execute_complete", {**deferred.value.kwargs, "event": timeout}, context)
+    assert fast.control.files() == [], "the files are deleted after a timeout too"

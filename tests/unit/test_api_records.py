@@ -1,13 +1,14 @@
-"""Model records: both id/name spellings, UTC timestamps, unknown fields kept, lists and filters."""
+"""Model records: both id/name spellings, checked ids, UTC timestamps, unknown fields kept, lists and filters."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pendulum
 import pytest
 
+from airflow_provider_ttm.api.files import parse_file_list
 from airflow_provider_ttm.api.records import (
+    ModelIndex,
     ModelRecord,
     filter_models,
     parse_model,
@@ -184,12 +185,46 @@ def test_parse_model_refuses_objects_without_id_or_status(payload, cause) -> Non
 def test_parse_timestamp_reads_naive_times_as_utc(text: str, expected: dt.datetime) -> None:
     parsed = parse_timestamp(text)
 
-    assert isinstance(parsed, pendulum.DateTime)
+    assert isinstance(parsed, dt.datetime)
     assert parsed == expected
-    assert parsed.utcoffset() == dt.timedelta(0)
+    assert parsed.tzinfo is dt.timezone.utc
 
 
-@pytest.mark.parametrize("value", [None, "", "   ", "garbage", "2022-13-45 10:00", "P1D", 1651957090, 3.5])
+@pytest.mark.parametrize(
+    ("fraction", "microseconds"),
+    [
+        ("8", 800000),
+        ("81", 810000),
+        ("816", 816000),
+        ("8161", 816100),
+        ("81619", 816190),  # the reference's own example
+        ("816190", 816190),
+        ("000001", 1),
+    ],
+)
+@pytest.mark.parametrize("separator", [" ", "T"])
+def test_parse_timestamp_reads_one_to_six_fraction_digits(
+    fraction: str, microseconds: int, separator: str
+) -> None:
+    parsed = parse_timestamp(f"2022-06-10{separator}17:52:35.{fraction}")
+
+    assert parsed == dt.datetime(2022, 6, 10, 17, 52, 35, microseconds, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("fraction", ["8", "81619", "816190", ""])
+def test_to_dict_writes_the_timestamp_as_iso_8601_in_utc(model_payload, fraction: str) -> None:
+    stamp = "2022-06-10 17:52:35" + (f".{fraction}" if fraction else "")
+    data = parse_model(model_payload(last_updated_time=stamp)).to_dict()
+
+    micro = f".{fraction.ljust(6, '0')}" if fraction else ""
+    assert data["last_updated_time"] == f"2022-06-10T17:52:35{micro}+00:00"
+    assert parse_timestamp(data["last_updated_time"]) == parse_timestamp(stamp)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "   ", "garbage", "2022-13-45 10:00", "P1D", "2022-06-10 17:52:35.", 1651957090, 3.5],
+)
 def test_parse_timestamp_returns_none_for_absent_or_unreadable_values(value: object) -> None:
     assert parse_timestamp(value) is None
 
@@ -235,6 +270,62 @@ def test_parse_model_list_refuses_a_list_with_a_broken_model() -> None:
         parse_model_list({"models": [REFERENCE_LIST["models"][0], {"status": "Ready"}]})
 
 
+#: Ids no model URL may carry: a path, a query, a traversal, spaces, control characters, too long.
+BAD_IDS = [
+    "../etc",
+    "a/b",
+    "x?y=1",
+    "-starts-with-dash",
+    "has space",
+    "tab\there",
+    "nl\n",
+    "é" * 4,
+    "a" * 129,
+]
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+@pytest.mark.parametrize("spelling", ["model_name", "model_id"])
+def test_an_id_that_is_not_a_model_id_makes_the_reply_malformed(bad_id: str, spelling: str) -> None:
+    entry = {spelling: bad_id, "status": "Ready"}
+    good = REFERENCE_LIST["models"][0]
+
+    for parse in (parse_model_list, ModelIndex):
+        with pytest.raises(TuneTheModelMalformedResponseError, match="the model id in the reply") as raised:
+            parse({"models": [good, entry]})
+        assert raised.value.http_status == 200
+    with pytest.raises(TuneTheModelMalformedResponseError, match="the model id in the reply"):
+        parse_model(entry)
+
+
+def test_model_index_builds_records_only_for_the_models_asked_for() -> None:
+    index = ModelIndex(REFERENCE_LIST)
+    cyberbullying = index.get("9323f9dbc976ea5dc6c8272eb90742f9")
+
+    assert len(index) == 2
+    assert cyberbullying == parse_model(REFERENCE_LIST["models"][0])
+    assert index.get("0" * 32) is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "cause"),
+    [
+        ({"status": "Ready"}, "neither 'model_name' nor 'model_id'"),
+        ({"model_name": "m1"}, "model m1 has no 'status' string"),
+        ("m1", "expected a model object, got str"),
+    ],
+)
+def test_model_index_checks_every_entry_not_only_the_ones_asked_for(entry: object, cause: str) -> None:
+    with pytest.raises(TuneTheModelMalformedResponseError, match=cause):
+        ModelIndex({"models": [REFERENCE_LIST["models"][0], entry]})
+
+
+@pytest.mark.parametrize("payload", [[], None, {"models": None}, {"data": []}])
+def test_model_index_refuses_a_reply_without_a_models_list(payload: object) -> None:
+    with pytest.raises(TuneTheModelMalformedResponseError, match="'models' list"):
+        ModelIndex(payload)
+
+
 @pytest.fixture
 def mixed_models() -> list[ModelRecord]:
     return [
@@ -273,3 +364,15 @@ def test_filter_models_refuses_an_undocumented_status(mixed_models) -> None:
 
     assert "'Mystery'" in str(raised.value)
     assert "FitFailed" in str(raised.value)  # lists what is accepted
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+@pytest.mark.parametrize("spelling", ["id", "file_id"])
+def test_a_file_id_that_is_not_an_id_makes_a_file_list_malformed(bad_id: str, spelling: str) -> None:
+    good = {"id": "f1", "status": "FileReady"}
+
+    with pytest.raises(TuneTheModelMalformedResponseError, match="the file id in the reply") as raised:
+        parse_file_list({"files": [good, {spelling: bad_id, "status": "FileReady"}]})
+
+    assert raised.value.http_status == 200
+    assert parse_file_list({"files": [good]})[0].file_id == "f1"

@@ -211,3 +211,74 @@ def test_excerpt_of_a_short_body_is_whole() -> None:
 
 def test_excerpt_replaces_undecodable_bytes() -> None:
     assert excerpt(b"ok\xffok") == repr("ok\ufffdok")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"count": ' + b"7" * 4301 + b"}", "too many digits"),
+        (b"[NaN]", "NaN"),
+        (b'{"score": Infinity}', "Infinity"),
+        (b"[-Infinity]", "-Infinity"),
+        (b"[1e400]", "too large for a float"),
+        (b"[-2.5E+999]", "too large for a float"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_numbers_json_cannot_carry_make_a_retryable_malformed_reply(body: bytes, reason: str) -> None:
+    with pytest.raises(TuneTheModelMalformedResponseError) as raised:
+        decode_reply(200, body)
+
+    assert raised.value.retryable
+    assert reason in str(raised.value)
+    assert len(str(raised.value)) < 400
+
+
+def test_big_but_parseable_numbers_pass() -> None:
+    body = b'{"count": ' + b"7" * 4300 + b', "score": 1.7e308, "tiny": 1e-400}'
+    payload = decode_reply(200, body)
+    assert payload["count"] == int("7" * 4300)
+    assert payload["score"] == 1.7e308
+    assert payload["tiny"] == 0.0
+
+
+KEY = "ttm/Ab3+xK9/q7Zr"
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        KEY,
+        "ttm\\/Ab3+xK9\\/q7Zr",
+        "".join(f"\\u{ord(char):04x}" for char in KEY),
+        "ttm\\u002FAb3\\u002bxK9/q7Zr",
+        "ttm%2FAb3%2BxK9%2Fq7Zr",
+        "ttm\\\\/Ab3+xK9\\\\/q7Zr",
+    ],
+    ids=["plain", "slash", "all-unicode", "some-unicode", "percent", "double-escaped"],
+)
+@pytest.mark.parametrize("status_code", [400, 401, 404, 429, 500])
+def test_an_echoed_key_is_redacted_in_any_escape(echoed: str, status_code: int) -> None:
+    for body in (
+        '{"detail": "Invalid API key ' + echoed + '"}',
+        '{"detail": "' + "d" * 195 + echoed + '"}',  # redacted before the 200-character cut
+        "Invalid API key " + echoed,  # not JSON: an excerpt
+    ):
+        error = error_for_status(status_code, body.encode(), secret=KEY)
+        assert "Ab3" not in str(error)
+        assert "q7Zr" not in str(error)
+
+
+def test_a_key_echoed_in_a_success_is_redacted_in_every_string() -> None:
+    body = json.dumps({"a": [KEY, {"b": "x " + KEY}], KEY: 1}).replace("/", "\\/").encode()
+    assert decode_reply(200, body, secret=KEY) == {"a": ["***", {"b": "x ***"}], "***": 1}
+
+
+def test_a_success_without_the_key_is_returned_as_parsed() -> None:
+    body = b'{"models": [{"id": "a\\/b", "name": "100%"}]}'
+    assert decode_reply(200, body, secret=KEY) == {"models": [{"id": "a/b", "name": "100%"}]}
+
+
+def test_redaction_leaves_near_misses_alone() -> None:
+    error = error_for_status(400, b'{"detail": "ttm/ab3+xK9/q7Zr is not ttm/Ab3"}', secret=KEY)
+    assert "ttm/ab3+xK9/q7Zr is not ttm/Ab3" in str(error)

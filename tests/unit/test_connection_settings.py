@@ -283,6 +283,7 @@ def test_every_declared_extra_is_read_by_the_hook() -> None:
         "max_attempts": "x",
         "backoff_cap": "x",
         "verify": 5,
+        "proxy": "socks5://proxy.example.test:1080",
         "allow_insecure_http": "x",
     }.items():
         assert name in CONNECTION_EXTRA_FIELDS
@@ -293,6 +294,7 @@ def test_every_declared_extra_is_read_by_the_hook() -> None:
         "max_attempts",
         "backoff_cap",
         "verify",
+        "proxy",
         "allow_insecure_http",
     }
 
@@ -305,6 +307,7 @@ def test_declared_defaults_are_the_defaults_the_hook_uses() -> None:
     assert declared["max_attempts"] == settings.retry.max_attempts
     assert declared["backoff_cap"] == settings.retry.backoff_cap
     assert declared["verify"] == settings.verify
+    assert declared["proxy"] is settings.proxy is None
     assert declared["allow_insecure_http"] is False
     with pytest.raises(TuneTheModelConnectionConfigError):
         _settings(host="http://api.example.test")
@@ -325,3 +328,65 @@ def test_ui_field_behaviour_relabels_host_password_and_port_and_hides_the_rest()
     }
     assert set(UI_FIELD_BEHAVIOUR["hidden-fields"]) == {"schema", "login", "extra"}
     assert UI_FIELD_BEHAVIOUR["placeholders"]["host"] == DEFAULT_BASE_URL
+
+
+# ---- the proxy extra ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "proxy"),
+    [
+        ("http://proxy.example.test:3128", "http://proxy.example.test:3128"),
+        (" proxy.example.test:8080 ", "http://proxy.example.test:8080"),
+        ("https://proxy.example.test:443/", "https://proxy.example.test:443"),
+        ("http://user:p%40ss@proxy.example.test:3128", "http://user:p%40ss@proxy.example.test:3128"),
+        ("http://[::1]:3128", "http://[::1]:3128"),
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_the_proxy_extra_is_read_and_normalised(value: str | None, proxy: str | None) -> None:
+    assert _settings(proxy=value).proxy == proxy
+    assert _settings(extra__ttm__proxy=value).proxy == proxy
+
+
+PASSWORD = "hunter2-proxy-secret"
+UNPARSABLE = "it cannot be parsed (an invalid port or an unclosed '[')"
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (f"socks5://user:{PASSWORD}@proxy.example.test:1080", "scheme 'socks5' is not http or https"),
+        (f"http://user:{PASSWORD}@proxy.example.test", "it has no port"),
+        (f"http://user:{PASSWORD}@:3128", "it has no host name"),
+        (f"http://user:{PASSWORD}@proxy.example.test:99999", UNPARSABLE),
+        (f"http://user:{PASSWORD}@[::1:3128", UNPARSABLE),
+        (f"http://user:{PASSWORD}@proxy.example.test:3128/path", "it has a path, query or fragment"),
+        (f"http://user:{PASSWORD}@proxy.example.test:3128?{PASSWORD}", "it has a path, query or fragment"),
+        (3128, "it is not text"),
+        (True, "it is not text"),
+        ([f"http://user:{PASSWORD}@proxy.example.test:3128"], "it is not text"),
+        ({"url": f"http://user:{PASSWORD}@proxy.example.test:3128"}, "it is not text"),
+    ],
+)
+def test_a_bad_proxy_extra_is_refused_without_quoting_it(value: object, cause: str) -> None:
+    with pytest.raises(TuneTheModelConnectionConfigError) as raised:
+        _settings(proxy=value)
+
+    message = str(raised.value)
+    assert message.startswith(
+        f"Connection {CONN!r}: extra 'proxy' must be an http:// or https:// proxy URL with a port"
+    )
+    assert message.endswith(f"but {cause}.")
+    assert PASSWORD not in message
+    assert "proxy.example.test" not in message
+
+
+def test_repr_hides_the_proxy_and_its_password() -> None:
+    settings = _settings(proxy=f"http://user:{PASSWORD}@proxy.example.test:3128")
+
+    assert settings.proxy == f"http://user:{PASSWORD}@proxy.example.test:3128"
+    assert "proxy" not in repr(settings)
+    assert PASSWORD not in repr(settings)

@@ -162,15 +162,19 @@ def test_requests_carry_the_connection_timeout_and_tls_setting(
     assert sent["verify"] == "/etc/ssl/our-ca.pem"
 
 
-def test_proxy_environment_variables_are_ignored(
+def test_the_proxy_environment_is_read_when_the_session_is_built(
     hook: TuneTheModelHook, http: responses.RequestsMock, api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("https_proxy", raising=False)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     http.get(f"{api}/v0/models", json=_models())
 
     hook.list_models()
+    monkeypatch.setenv("HTTPS_PROXY", "http://other-proxy.invalid:3128")  # later changes: not read
+    hook.list_models()
 
-    assert not http.calls[0].request.req_kwargs["proxies"]
+    proxies = [call.request.req_kwargs["proxies"] for call in http.calls]
+    assert proxies == [{"https": "http://proxy.invalid:3128"}] * 2
 
 
 def test_get_model_reads_the_status_endpoint(
@@ -775,3 +779,12 @@ def test_a_key_echoed_by_the_service_is_not_repeated_in_the_error(
 
     assert ok is False
     assert api_key not in message
+
+
+def test_test_connection_blanks_the_key_out_of_an_unexpected_error(
+    hook: TuneTheModelHook, http: responses.RequestsMock, api: str, api_key: str
+) -> None:
+    escaped = "".join(f"\\u{ord(char):04x}" for char in api_key)
+    http.get(f"{api}/v0/models", body=RuntimeError(f"odd: {api_key} and {escaped}"))
+
+    assert hook.test_connection() == (False, "RuntimeError: odd: *** and ***")

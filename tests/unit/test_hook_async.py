@@ -184,16 +184,24 @@ def test_a_404_is_not_retried(
 
 
 @pytest.mark.parametrize(
-    ("failure", "sent"),
+    ("failure", "sent", "sends"),
     [
-        (httpx.ConnectError("Connection refused"), False),
-        (httpx.ConnectTimeout("connect timed out"), False),
-        (httpx.ReadTimeout("read timed out"), True),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response."), True),
+        (httpx.ConnectError("Connection refused"), False, 1),
+        (httpx.ConnectTimeout("connect timed out"), False, 1),
+        (httpx.ReadTimeout("read timed out"), True, 1),
+        # The connection closed before any reply (a stale keep-alive one): sent again at once.
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), True, 2),
+        (httpx.ReadError("Connection reset by peer"), True, 2),
     ],
 )
 def test_a_request_without_an_answer_is_retried_then_reported(
-    hook: TuneTheModelHook, settings: ConnectionSettings, model_id: str, waits, failure: Exception, sent: bool
+    hook: TuneTheModelHook,
+    settings: ConnectionSettings,
+    model_id: str,
+    waits,
+    failure: Exception,
+    sent: bool,
+    sends: int,
 ) -> None:
     service = FakeService(failure)
 
@@ -205,14 +213,27 @@ def test_a_request_without_an_answer_is_retried_then_reported(
     assert str(raised.value) == (
         f"Tune The Model GET /v0/models/{model_id}/status got no answer ({failure}); {state}."
     )
-    assert len(service.requests) == 3
+    assert len(service.requests) == 3 * sends
     assert len(waits) == 2
 
 
-def test_a_dropped_poll_recovers(
-    hook: TuneTheModelHook, settings: ConnectionSettings, model_id: str, model_payload, waits
+def test_a_dropped_poll_recovers_at_once(
+    hook: TuneTheModelHook, settings: ConnectionSettings, model_id: str, model_payload, waits, logs
 ) -> None:
     service = FakeService(httpx.ReadError("reset"), httpx.Response(200, json=model_payload(status="Ready")))
+
+    assert _run_get_model(hook, settings, service, model_id).is_ready
+    assert len(service.requests) == 2
+    assert waits == []
+    assert logs.messages("warning") == []
+
+
+def test_a_poll_whose_reply_broke_off_waits_before_the_next_attempt(
+    hook: TuneTheModelHook, settings: ConnectionSettings, model_id: str, model_payload, waits
+) -> None:
+    service = FakeService(
+        httpx.ReadTimeout("read timed out"), httpx.Response(200, json=model_payload(status="Ready"))
+    )
 
     assert _run_get_model(hook, settings, service, model_id).is_ready
     assert len(waits) == 1

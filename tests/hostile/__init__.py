@@ -1,0 +1,1 @@
+"""Tests against a deliberately hostile server on loopback (importable as ``hostile.server``)."""
