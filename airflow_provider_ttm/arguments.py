@@ -6,7 +6,6 @@ task's output) once rendered, in ``execute``, before the first request.
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import timedelta
 
@@ -45,10 +44,8 @@ def positive_seconds(param: str, value: object, *, minimum: float = 0.0) -> floa
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))
-        or not math.isfinite(seconds)
-        or not seconds > 0
+        or not 0 < seconds <= MAX_SECONDS  # False for NaN; exact for any int (never an OverflowError)
         or seconds < minimum
-        or seconds > MAX_SECONDS
     ):
         low = f"at least {minimum:g}" if minimum > 0 else "greater than 0"
         raise ValueError(
@@ -73,8 +70,7 @@ def epoch_seconds(param: str, value: object) -> float | None:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not 0 <= value <= time.time() + MAX_SECONDS
+        or not 0 <= value <= time.time() + MAX_SECONDS  # False for NaN and infinities, exact for ints
     ):
         raise ValueError(
             f"{param} must be None or a time in seconds since the epoch, at most {MAX_SECONDS} s "

@@ -10,12 +10,19 @@ classes answers k scores. ``predicted_class`` turns either into a class index.
 from __future__ import annotations
 
 import contextlib
-import math
+import sys
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 from urllib.parse import quote
 
-from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_name, whole_number
+from airflow_provider_ttm.api.endpoints import (
+    API_PREFIX,
+    MAX_WHOLE_NUMBER,
+    ApiRequest,
+    shown,
+    validate_model_name,
+    whole_number,
+)
 from airflow_provider_ttm.api.parsing import malformed
 from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
 
@@ -108,20 +115,35 @@ def _number(param: str, value: object, low: float, high: float | None) -> float:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value.strip())
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{param} must be a number; got {value!r}.")
+    if not _is_finite_number(value):
+        raise ValueError(f"{param} must be a number; got {shown(value)}.")
     if value < low or (high is not None and value > high):
         bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
-        raise ValueError(f"{param} must be a number {bounds}; got {value!r}.")
+        raise ValueError(f"{param} must be a number {bounds}; got {shown(value)}.")
     return float(value)
+
+
+def _is_finite_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is an int or float a float can hold: not a bool, NaN, an infinity, or an
+    integer beyond the largest float (compared exactly, never converted, so never an OverflowError)."""
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
+    )
 
 
 def _seed(value: object) -> int:
     text = value.strip() if isinstance(value, str) else None
-    if text is not None and text.lstrip("-").isdecimal() and text.isascii():
+    if (
+        text is not None
+        and text.lstrip("-").isdecimal()
+        and text.isascii()
+        and len(text) <= len(str(-MAX_WHOLE_NUMBER))
+    ):
         value = int(text)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"seed must be a whole number; got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not abs(value) <= MAX_WHOLE_NUMBER:
+        raise ValueError(
+            f"seed must be a whole number from {-MAX_WHOLE_NUMBER} to {MAX_WHOLE_NUMBER}; got {shown(value)}."
+        )
     return value
 
 
@@ -129,14 +151,16 @@ def _flag(value: object) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     if not isinstance(value, bool):
-        raise ValueError(f"prefix_tokens_only must be true or false; got {value!r}.")
+        raise ValueError(f"prefix_tokens_only must be true or false; got {shown(value)}.")
     return value
 
 
 def _delimiters(value: object) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) and item for item in items):
-        raise ValueError(f"span_delimiters must be a string or a list of non-empty strings; got {value!r}.")
+        raise ValueError(
+            f"span_delimiters must be a string or a list of non-empty strings; got {shown(value)}."
+        )
     return tuple(items)
 
 
@@ -188,10 +212,9 @@ def parse_scores(payload: object) -> list[float]:
             "classify reply has 2 scores; a binary classifier answers one (the probability of class 1)",
             retryable=False,
         )
-    values = [float(score) for score in scores]
-    if not all(math.isfinite(value) for value in values):
+    if not all(_is_finite_number(score) for score in scores):
         raise _malformed("classify reply has a score that is not a finite number")
-    return values
+    return [float(score) for score in scores]
 
 
 def parse_responses(payload: object) -> list[str]:
@@ -218,7 +241,7 @@ def validate_threshold(value: object) -> float:
     except ValueError:
         raise ValueError(
             "threshold must be a number from 0 to 1 (a binary classifier's score at or above which "
-            f"an input is class 1); got {value!r}."
+            f"an input is class 1); got {shown(value)}."
         ) from None
 
 

@@ -21,6 +21,9 @@ _MODEL_LABEL_KEYS = ("user_name", "name")
 _KNOWN_MODEL_KEYS = frozenset(
     {*_MODEL_ID_KEYS, *_MODEL_LABEL_KEYS, "model_type", "status", "model_params", "last_updated_time"}
 )
+#: The deepest nesting a model object may have: far beyond any real one, and well within what
+#: Airflow's (recursive) XCom serialization carries; the JSON parser alone allows about 1,000.
+MAX_MODEL_NESTING = 32
 
 
 @dataclass(frozen=True)
@@ -72,13 +75,19 @@ class ModelRecord:
         }
 
 
-def parse_model(payload: object) -> ModelRecord:
+def parse_model(payload: object, expected: str | None = None) -> ModelRecord:
     """Build a ``ModelRecord`` from one model object of a reply.
 
     :param payload: the decoded JSON object.
-    :raises TuneTheModelMalformedResponseError: when the object has no valid id or no status.
+    :param expected: the id the reply must be about (a status reply), or None for any.
+    :raises TuneTheModelMalformedResponseError: when the object has no valid id, another id than
+        ``expected``, or no status.
     """
     payload, model_name, status = _checked(payload)
+    if expected is not None and model_name != expected:
+        raise malformed(f"the reply is about model {model_name}, not {expected}")
+    if _nests_deeper(payload, MAX_MODEL_NESTING):
+        raise malformed(f"model {model_name} nests deeper than {MAX_MODEL_NESTING} levels")
     model_type = payload.get("model_type")
     params = payload.get("model_params")
     return ModelRecord(
@@ -107,6 +116,21 @@ def _checked(payload: object) -> tuple[dict[str, Any], str, str]:
     if not isinstance(status, str):
         raise malformed(f"model {model_name} has no 'status' string")
     return payload, model_name, status
+
+
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) holds lists or objects more than ``limit`` levels deep;
+    walked without recursion."""
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            pending.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return False
 
 
 def parse_model_list(payload: object) -> list[ModelRecord]:
@@ -159,11 +183,11 @@ def parse_timestamp(value: object) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # unreadable, or before year 1 or after 9999 once in UTC
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
 
 
 def filter_models(

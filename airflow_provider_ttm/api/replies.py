@@ -65,14 +65,16 @@ def decode_reply(
         )
     try:
         payload = parse_json(body)
-    except ValueError as error:
+        if secret and may_contain(body, secret):
+            payload = redact_strings(payload, secret)
+    except (ValueError, RecursionError) as error:
+        # RecursionError: nesting the parser took, yet too deep for the redaction's walk.
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
         raise TuneTheModelMalformedResponseError(
             f"Reply is not valid JSON (HTTP {status_code}, {len(body)} bytes): {excerpt(body, secret)} "
-            f"({error})",
+            f"({reason})",
             status_code=status_code,
         ) from None
-    if secret and may_contain(body, secret):
-        return redact_strings(payload, secret)
     return payload
 
 
@@ -167,4 +169,8 @@ def _service_message(body: bytes, secret: str | None) -> str:
         for key in ("detail", "message", "error"):
             if isinstance(payload.get(key), str):
                 return redact(str(payload[key]), secret)[:_EXCERPT_CHARS]
-    return excerpt(body, secret)
+    try:  # quoted as decoded, so a key hidden by JSON escapes over another encoding is found too
+        decoded = json.dumps(redact_strings(payload, secret) if secret else payload, ensure_ascii=False)
+    except RecursionError:
+        return excerpt(body, secret)
+    return excerpt(decoded.encode(), secret)

@@ -144,7 +144,7 @@ class TuneTheModelHook(BaseHook):
 
         :param model_name: the model's id.
         """
-        return parse_model(self.transport.send(endpoints.get_model_status(model_name)))
+        return parse_model(self.transport.send(endpoints.get_model_status(model_name)), model_name)
 
     async def aget_model(self, transport: AsyncTransport, model_name: str) -> ModelRecord:
         """One model, from the status endpoint, without blocking.
@@ -152,7 +152,7 @@ class TuneTheModelHook(BaseHook):
         :param transport: an open async transport (see ``async_transport``).
         :param model_name: the model's id.
         """
-        return parse_model(await transport.send(endpoints.get_model_status(model_name)))
+        return parse_model(await transport.send(endpoints.get_model_status(model_name)), model_name)
 
     async def alist_models(self, transport: AsyncTransport) -> ModelIndex:
         """Every model of the API key by id, without blocking (one request for all their statuses).

@@ -85,6 +85,8 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         self._check_durations(kwargs)
         super().__init__(**kwargs)
         self._check_durations(vars(self))  # also what default_args set
+        flag("soft_fail", self.soft_fail)  # Airflow reads any truthy value, such as "no", as True
+        flag("exponential_backoff", self.exponential_backoff)
         self.model_name = model_name
         self.ttm_conn_id = ttm_conn_id
         self.deferrable = flag("deferrable", deferrable)
