@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_type, validate_name
-from airflow_provider_ttm.api.parsing import first_string, is_loopback_host, malformed
+from airflow_provider_ttm.api.parsing import first_string, identified, is_loopback_host, malformed
 from airflow_provider_ttm.api.replies import excerpt
 from airflow_provider_ttm.api.retry import parse_retry_after
 from airflow_provider_ttm.api.statuses import FileStatus, has_file_failed, is_file_ready
@@ -87,18 +87,7 @@ def parse_file(payload: object) -> FileRecord:
 
     :raises TuneTheModelMalformedResponseError: when the object has no valid id or no status.
     """
-    if not isinstance(payload, dict):
-        raise malformed(f"expected a file object, got {type(payload).__name__}")
-    file_id = first_string(payload, _FILE_ID_KEYS)
-    if file_id is None:
-        raise malformed("file object has neither 'id' nor 'file_id'")
-    try:
-        validate_file_id(file_id, param="the file id in the reply")
-    except ValueError as error:
-        raise malformed(str(error)) from None
-    status = payload.get("status")
-    if not isinstance(status, str):
-        raise malformed(f"file {file_id} has no 'status' string")
+    payload, file_id, status = identified(payload, "file", _FILE_ID_KEYS, validate_file_id)
     task_type = payload.get("task_type")
     upload_url = payload.get("upload_url")
     return FileRecord(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_ttm.api.endpoints import validate_model_name
-from airflow_provider_ttm.api.parsing import first_string, malformed
+from airflow_provider_ttm.api.parsing import first_string, identified, malformed
 from airflow_provider_ttm.api.statuses import ModelStatus
 
 _MODEL_ID_KEYS = ("model_name", "model_id")
@@ -103,19 +103,7 @@ def parse_model(payload: object, expected: str | None = None) -> ModelRecord:
 
 def _checked(payload: object) -> tuple[dict[str, Any], str, str]:
     """One model object with its id and status: what every record needs, checked."""
-    if not isinstance(payload, dict):
-        raise malformed(f"expected a model object, got {type(payload).__name__}")
-    model_name = first_string(payload, _MODEL_ID_KEYS)
-    if model_name is None:
-        raise malformed("model object has neither 'model_name' nor 'model_id'")
-    try:
-        validate_model_name(model_name, param="the model id in the reply")
-    except ValueError as error:
-        raise malformed(str(error)) from None
-    status = payload.get("status")
-    if not isinstance(status, str):
-        raise malformed(f"model {model_name} has no 'status' string")
-    return payload, model_name, status
+    return identified(payload, "model", _MODEL_ID_KEYS, validate_model_name)
 
 
 def _nests_deeper(value: object, limit: int) -> bool:
