@@ -148,8 +148,8 @@ average 1.7 to 3):
 20 coalesced waits on a local server answering a 2.3 MiB list of 10,000 models, 20 polls at a 0.1 s
 interval; a task ticking every millisecond records the CPU time the event loop's thread spent
 between two ticks (reading the body, decoding the JSON and indexing the list included). Goal: at
-most 50 ms (issue 11, B4; it was 0.45 to 0.53 s). Measured: **15 to 24 ms** longest stall over five
-runs (wall clock 19 to 43 ms). How: [`docs/scaling.md`](../docs/scaling.md#long-lists-the-event-loop-stays-free).
+most 50 ms (issue 11, B4; it was 0.45 to 0.53 s). Measured: **14 to 27 ms** longest stall over six
+runs (wall clock 13 to 46 ms). How: [`docs/scaling.md`](../docs/scaling.md#long-lists-the-event-loop-stays-free).
 """
 
 

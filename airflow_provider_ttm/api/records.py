@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ttm.api.endpoints import validate_model_name
 from airflow_provider_ttm.api.parsing import first_string, identified, malformed
 from airflow_provider_ttm.api.statuses import ModelStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 _MODEL_ID_KEYS = ("model_name", "model_id")
 _MODEL_LABEL_KEYS = ("user_name", "name")
@@ -135,17 +138,23 @@ def _model_objects(payload: object) -> list[Any]:
 class ModelIndex:
     """A list reply's models by id; each becomes a ``ModelRecord`` only when asked for.
 
-    A status poller needs a few models of a list that may hold tens of thousands: every entry's id
-    and status are checked here (so a malformed entry fails the whole reply, as with
-    ``parse_model_list``), but only the models asked for are parsed into records.
+    A status poller needs a few models of a list that may hold tens of thousands: the entries kept
+    are checked here (a malformed one fails the whole reply, as with ``parse_model_list``), and only
+    the models asked for are parsed into records.
 
     :param payload: the decoded ``{"models": [...]}`` reply.
+    :param wanted: the only ids whose entries are kept and checked (all when None); the others are
+        passed over unread, so a long list costs little more than its decoding.
     :raises TuneTheModelMalformedResponseError: when the reply or one of its entries is malformed.
     """
 
-    def __init__(self, payload: object) -> None:
+    def __init__(self, payload: object, wanted: Collection[str] | None = None) -> None:
         self._objects: dict[str, dict[str, Any]] = {}
         for item in _model_objects(payload):
+            if wanted is not None and not (
+                isinstance(item, dict) and first_string(item, _MODEL_ID_KEYS) in wanted
+            ):
+                continue
             checked, model_name, _ = _checked(item)
             self._objects[model_name] = checked
 

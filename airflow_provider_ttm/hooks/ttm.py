@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +29,7 @@ from airflow_provider_ttm.hooks.upload import UploadTransport
 from airflow_provider_ttm.version_compat import amask_secret
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     from airflow.providers.common.compat.sdk import Connection
 
@@ -154,19 +154,21 @@ class TuneTheModelHook(BaseHook):
         """
         return parse_model(await transport.send(endpoints.get_model_status(model_name)), model_name)
 
-    async def alist_models(self, transport: AsyncTransport) -> ModelIndex:
-        """Every model of the API key by id, without blocking (one request for all their statuses).
+    async def alist_models(
+        self, transport: AsyncTransport, wanted: Collection[str] | None = None
+    ) -> ModelIndex:
+        """The models of the API key by id, without blocking (one request for all their statuses).
 
-        Records are built only for the models looked up, and the event loop runs other tasks between
-        decoding the reply and indexing it, so a long list holds the loop only briefly at a time.
+        Every entry is checked, but records are built only for the models looked up, and the entries
+        of models not ``wanted`` are dropped while the reply is decoded (see ``AsyncTransport.send``),
+        so a list of tens of thousands holds the event loop only briefly.
 
         :param transport: an open async transport (see ``async_transport``).
+        :param wanted: the ids to keep (all when None).
         """
-        payload = await transport.send(endpoints.list_models())
-        # A short timer, not sleep(0): the tasks whose I/O or timers came due while the reply was
-        # decoded take two turns of the loop to run; a timer puts the indexing after them.
-        await asyncio.sleep(0.001)
-        return ModelIndex(payload)
+        return await transport.send(
+            endpoints.list_models(), parse=functools.partial(ModelIndex, wanted=wanted)
+        )
 
     def create_model(
         self,

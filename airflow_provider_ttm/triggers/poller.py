@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import gc
+import functools
 import logging
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
@@ -43,7 +43,7 @@ from airflow_provider_ttm.exceptions import (
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Awaitable, Callable
 
     from airflow_provider_ttm.api.records import ModelIndex, ModelRecord
     from airflow_provider_ttm.hooks.transport import AsyncTransport
@@ -351,18 +351,19 @@ class StatusPoller:
         if client is None:
             return
         self.polls += 1
-        with _collector_paused():
-            readings = await self._readings(client)
+        readings = await self._readings(client)
         for waiter, reading in readings:
             waiter.deliver(reading)
 
     async def _readings(self, client: ConnectionClient) -> list[tuple[SharedStatusFeed, object]]:
         """One list request: each waiter's reading (its record, ``MISSING``, or the list's error).
 
-        The waiters are those registered when the reply arrives: one that joined meanwhile is served.
+        The list keeps the entries of the waiters registered when it is sent; one that joins meanwhile
+        finds its model ``MISSING`` and reads it from its status endpoint.
         """
+        wanted = {waiter.model_name for waiter in self.waiters}
         try:
-            models: ModelIndex = await client.call(client.hook.alist_models)
+            models: ModelIndex = await client.call(functools.partial(client.hook.alist_models, wanted=wanted))
         except TuneTheModelReplyTooLargeError as error:
             if not self.oversized:
                 log.warning(
@@ -381,25 +382,6 @@ class StatusPoller:
             log.info("The model list of connection %r fits again; the waits share it.", self.ttm_conn_id)
             self.oversized = False
         return [(waiter, models.get(waiter.model_name) or MISSING) for waiter in self.waiters]
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector, if it runs, while a list is read and indexed.
-
-    Decoding a list of 10,000 models makes 10,000 dicts at once. Collections during the decoding
-    would move them to the oldest generation, and every few polls a full collection of the whole
-    heap would follow (over 100 ms of stalled event loop in a process with Airflow loaded). Paused,
-    the dicts are freed by reference counting when the index is dropped, before any collection.
-    """
-    if not gc.isenabled():  # paused by someone else (another poller): theirs to resume
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 #: The pollers of the running triggerer: the triggerer is one process with one event loop.

@@ -166,7 +166,7 @@ def test_a_missing_model_that_does_not_exist_yields_the_404(ttm_emulator) -> Non
 def test_fallback_reads_are_paced_by_the_waiters_own_interval(ttm_emulator, monkeypatch) -> None:
     listed, hidden = _models(2)
 
-    async def without_hidden(self, transport):
+    async def without_hidden(self, transport, wanted=None):
         reply = await transport.send(endpoints.list_models())
         return ModelIndex({"models": [item for item in reply["models"] if item["model_name"] != hidden]})
 
@@ -299,7 +299,7 @@ def test_too_many_failed_lists_in_a_row_fail_every_waiter(ttm_emulator, one_atte
 def test_an_unexpected_list_failure_reaches_every_waiter(ttm_emulator, monkeypatch) -> None:
     models = _models(2)
 
-    async def broken(self, transport):
+    async def broken(self, transport, wanted=None):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(TuneTheModelHook, "alist_models", broken)

@@ -376,3 +376,16 @@ def test_a_file_id_that_is_not_an_id_makes_a_file_list_malformed(bad_id: str, sp
 
     assert raised.value.http_status == 200
     assert parse_file_list({"files": [good]})[0].file_id == "f1"
+
+
+def test_model_index_keeps_and_checks_only_the_wanted_entries() -> None:
+    wanted, other = (item["model_name"] for item in REFERENCE_LIST["models"][:2])
+    payload = {"models": [*REFERENCE_LIST["models"], "not a model", {"model_name": "../x"}]}
+
+    index = ModelIndex(payload, wanted={wanted})
+
+    assert len(index) == 1
+    assert index.get(wanted) is not None
+    assert index.get(other) is None
+    with pytest.raises(TuneTheModelMalformedResponseError, match="the model id in the reply"):
+        ModelIndex(payload, wanted={"../x"})
