@@ -70,7 +70,13 @@ class ConnectionSettings:
                 f"Connection {conn_id!r} has no API key: put it in the connection's password "
                 "field (shown as 'API Key')."
             )
-        _check_api_key(conn_id, password.strip())
+        problem = _api_key_problem(password.strip())
+        if problem:
+            del password  # not in this frame's locals when a traceback is logged with them
+            raise TuneTheModelConnectionConfigError(
+                f"Connection {conn_id!r}: the API key holds {problem}; an API key is printable ASCII. "
+                "Paste it again into the connection's password field (shown as 'API Key')."
+            )
         options = _ExtraReader(conn_id, extra)
         allow_http = options.boolean("allow_insecure_http", False)
         retry = RetryPolicy(
@@ -88,8 +94,8 @@ class ConnectionSettings:
         )
 
 
-def _check_api_key(conn_id: str, key: str) -> None:
-    """Refuse a key an HTTP header cannot carry, naming the problem but never quoting the key.
+def _api_key_problem(key: str) -> str | None:
+    """What makes ``key`` unfit for an HTTP header, without quoting it; None when it is fit.
 
     Line breaks, other control characters and non-ASCII characters would make the HTTP libraries
     fail on every request with a message (and a log line) that quotes the key.
@@ -103,11 +109,8 @@ def _check_api_key(conn_id: str, key: str) -> None:
             problem = "a control character"
         else:
             continue
-        raise TuneTheModelConnectionConfigError(
-            f"Connection {conn_id!r}: the API key holds {problem} (character {position} of "
-            f"{len(key)}); an API key is printable ASCII. Paste it again into the connection's "
-            "password field (shown as 'API Key')."
-        )
+        return f"{problem} (character {position} of {len(key)})"
+    return None
 
 
 def normalize_base_url(

@@ -211,9 +211,14 @@ class SyncTransport(_RetryingTransport):
                 raise failure from None
             if attempt.expired:
                 raise self._transport_error(request, TimeoutError(), sent=True, timed_out=True)
-        return decode_reply(
-            status, body, retry_after=retry_after, truncated=truncated, secret=self.settings.api_key
-        )
+        try:
+            return decode_reply(
+                status, body, retry_after=retry_after, truncated=truncated, secret=self.settings.api_key
+            )
+        except TuneTheModelError as error:
+            refused = error
+        del body  # see _bare
+        raise _bare(refused)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -306,20 +311,35 @@ class AsyncTransport(_RetryingTransport):
             if not answered and _httpx_disconnected(error):
                 raise _StaleConnection(failure) from None
             raise failure from None
-        with collector_paused() if parse is not None else contextlib.nullcontext():
-            payload = decode_reply(
-                response.status_code,
-                body,
-                retry_after=response.headers.get("Retry-After"),
-                truncated=truncated,
-                secret=self.settings.api_key,
-            )
-            return payload if parse is None else parse(payload)
+        try:
+            with collector_paused() if parse is not None else contextlib.nullcontext():
+                payload = decode_reply(
+                    response.status_code,
+                    body,
+                    retry_after=response.headers.get("Retry-After"),
+                    truncated=truncated,
+                    secret=self.settings.api_key,
+                )
+                return payload if parse is None else parse(payload)
+        except TuneTheModelError as error:
+            refused = error
+        del body  # see _bare
+        raise _bare(refused)
 
     async def aclose(self) -> None:
         """Close the client, if this transport opened it."""
         if self._owns_client:
             await self.client.aclose()
+
+
+def _bare(error: TuneTheModelError) -> TuneTheModelError:
+    """``error`` without its traceback, to be raised from a frame that no longer holds the reply.
+
+    A failed task's traceback may be logged with each frame's local variables (Airflow 3.0 does in
+    ``airflow dags test``): the frames that decoded the reply hold its raw body, which may echo the
+    API key in an encoding the log masker does not know, and the key itself.
+    """
+    return error.with_traceback(None)
 
 
 @contextlib.contextmanager

@@ -788,3 +788,29 @@ def test_test_connection_blanks_the_key_out_of_an_unexpected_error(
     http.get(f"{api}/v0/models", body=RuntimeError(f"odd: {api_key} and {escaped}"))
 
     assert hook.test_connection() == (False, "RuntimeError: odd: *** and ***")
+
+
+def _frame_locals(error: BaseException) -> str:
+    """The repr of every local variable of the provider's frames in ``error``'s traceback."""
+    shown = []
+    trace = error.__traceback__.tb_next  # past the test's own frame
+    while trace is not None:
+        shown += [f"{name}={value!r}" for name, value in trace.tb_frame.f_locals.items()]
+        trace = trace.tb_next
+    return "\n".join(shown)
+
+
+def test_no_frame_of_a_failed_call_holds_the_key_or_the_reply_that_echoed_it(
+    hook: TuneTheModelHook, http: responses.RequestsMock, api: str, api_key: str
+) -> None:
+    # Airflow 3.0's `dags test` logs a failed task's traceback with each frame's local variables.
+    escaped = api_key.replace("-", "\\u002d")
+    http.get(f"{api}/v0/models", status=401, body=f'{{"detail": "bad key {escaped}"}}')
+
+    with pytest.raises(TuneTheModelAuthenticationError) as raised:
+        hook.list_models()
+
+    shown = _frame_locals(raised.value)
+    assert "self=<airflow_provider_ttm.hooks.transport.SyncTransport" in shown  # the frames were read
+    assert escaped not in shown
+    assert api_key not in shown
