@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_ttm.emulator.lifecycle import Timeline
@@ -11,7 +11,7 @@ from airflow_provider_ttm.emulator.lifecycle import Timeline
 
 def format_time(timestamp: float) -> str:
     """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, the reference's ``last_updated_time`` format."""
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 @dataclass

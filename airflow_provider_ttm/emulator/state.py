@@ -8,7 +8,7 @@ import secrets
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from airflow_provider_ttm.emulator import inference, lifecycle
@@ -39,7 +39,7 @@ _PUBLIC_MODELS: Final = (
 def _public_models() -> dict[str, ModelRecord]:
     models = {}
     for model_id, model_type, name, num_classes, updated in _PUBLIC_MODELS:
-        since = datetime.strptime(updated, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
+        since = datetime.strptime(updated, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
         params = {} if num_classes is None else {"num_classes": num_classes}
         models[model_id] = ModelRecord(
             model_id, None, model_type, name, params, Timeline(since, lifecycle.READY)

@@ -264,7 +264,7 @@ def test_a_429_retry_after_is_capped_by_the_connection(
 def test_a_retry_after_http_date_is_honoured(
     hook: TuneTheModelHook, http: responses.RequestsMock, api: str, waits
 ) -> None:
-    past = format_datetime(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), usegmt=True)
+    past = format_datetime(dt.datetime(2020, 1, 1, tzinfo=dt.UTC), usegmt=True)
     http.get(f"{api}/v0/models", status=503, headers={"Retry-After": past})
     http.get(f"{api}/v0/models", json=_models())
 
