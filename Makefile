@@ -46,21 +46,22 @@ $(WHEEL): $(SOURCES) | $(UV)
 	rm -f dist/airflow_provider_ttm-*.whl
 	$(UV) build --quiet --wheel --out-dir dist .
 
-# One resolution of the pinned set and the wheel together: the wheel's own requirements
-# (apache-airflow>=2.11.2, common-compat>=1.23.0, ...) must be met by the line's pins.
+# Exactly the pinned set, then the wheel with its requirements (apache-airflow>=2.11.2,
+# common-compat>=1.23.0, ...), which the line's pins must meet (-c: nothing else may move).
 define LINE_ENV
 venv-$(1): .venv-$(1)/.installed
 
 .venv-$(1)/.installed: requirements/airflow-$(1).txt $(WHEEL) | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-$(1)
-	$(UV) pip install --quiet --python .venv-$(1)/bin/python -r requirements/airflow-$(1).txt \
+	$(UV) pip sync --quiet --python .venv-$(1)/bin/python requirements/airflow-$(1).txt
+	$(UV) pip install --quiet --python .venv-$(1)/bin/python -c requirements/airflow-$(1).txt \
 		--reinstall-package airflow-provider-ttm $(WHEEL)
 	touch $$@
 
 # The unit and dag.test() integration suites on Airflow $(1), each run with its own Airflow home.
 test-$(1): venv-$(1)
-	TTM_PROVIDER_FROM_WHEEL=1 .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
-	TTM_PROVIDER_FROM_WHEEL=1 .venv-$(1)/bin/pytest $(XDIST) --dist loadfile -m integration tests
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) --dist loadfile -m integration tests
 endef
 $(foreach line,$(LINES),$(eval $(call LINE_ENV,$(line))))
 
@@ -91,7 +92,7 @@ e2e: venv
 
 # The real deployment on the oldest Airflow 3 line (the browser test stays on 3.3).
 e2e-3.0: venv-3.0
-	TTM_PROVIDER_FROM_WHEEL=1 .venv-3.0/bin/pytest -m e2e tests/e2e
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-3.0/bin/pytest -m e2e tests/e2e
 
 # The inner loop: lint, types and the unit tests on Airflow 3.3.
 check: lint
