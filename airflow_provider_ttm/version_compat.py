@@ -26,6 +26,8 @@ def get_base_airflow_version_tuple() -> tuple[int, int, int]:
 
 
 AIRFLOW_V_3_0_PLUS: bool = get_base_airflow_version_tuple() >= (3, 0, 0)
+AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
+AIRFLOW_V_3_2_PLUS: bool = get_base_airflow_version_tuple() >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 
 
@@ -34,7 +36,7 @@ async def amask_secret(secret: str) -> None:
 
     Airflow 3.3 has ``airflow.sdk.log.amask_secret``, which tells the supervisor asynchronously.
     Elsewhere the synchronous mask runs in a worker thread: on Airflow 2.11 it only updates this
-    process's masker, and on a 3.x without the async variant a blocking supervisor call is safe there.
+    process's masker, and on 3.0-3.2 its blocking ``MaskSecret`` send to the supervisor is safe there.
     """
     try:
         from airflow.sdk.log import amask_secret as sdk_amask_secret
@@ -66,6 +68,8 @@ def first_reschedule_date(context: Context) -> datetime | None:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "amask_secret",
     "first_reschedule_date",
