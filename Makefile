@@ -20,6 +20,8 @@ WHEEL := dist/airflow_provider_ttm-$(VERSION)-py3-none-any.whl
 SOURCES := $(shell find airflow_provider_ttm -name '*.py' -o -name py.typed) pyproject.toml README.md LICENSE
 # Test processes per suite (pytest-xdist); the machine this is tuned for has 2 cores.
 JOBS ?= 2
+# dag.test() runs mostly wait (emulator training, poke intervals, retry delays): more processes than cores.
+INTEGRATION_JOBS ?= 4
 XDIST := -n $(JOBS)
 # Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
 STAGES := envs lint unit integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
@@ -61,7 +63,7 @@ venv-$(1): .venv-$(1)/.installed
 # The unit and dag.test() integration suites on Airflow $(1), each run with its own Airflow home.
 test-$(1): venv-$(1)
 	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
-	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) --dist loadfile -m integration tests
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest -n $(INTEGRATION_JOBS) --dist loadgroup -m integration tests
 endef
 $(foreach line,$(LINES),$(eval $(call LINE_ENV,$(line))))
 
@@ -80,10 +82,10 @@ unit: venv
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=90
 
-# dag.test() runs against the emulator; one test file per worker (each worker has its own
-# emulator and SQLite Airflow home; the fault matrix needs all its cases in one process).
+# dag.test() runs against the emulator, spread over the workers (each worker has its own emulator
+# and SQLite Airflow home); on 3.3 the fault matrix stays in one worker, which writes its document.
 integration: venv
-	$(BIN)/pytest $(XDIST) --dist loadfile -m integration tests
+	$(BIN)/pytest -n $(INTEGRATION_JOBS) --dist loadgroup -m integration tests
 
 # A real deployment (PostgreSQL, scheduler, dag-processor, triggerer, api-server) and the connection
 # form in headless Chromium; one at a time.
