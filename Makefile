@@ -1,57 +1,113 @@
 # Two commands matter: `make demo` (the example pipeline against the bundled emulator)
-# and `make test` (lint, types, unit, integration and end-to-end tests).
-# Each builds .venv from the pinned requirements when it is missing or stale.
+# and `make test` (lint, types, unit, integration and end-to-end tests on five Airflow lines).
+# Environments are built with uv (installed from the package index into .venv-tools when missing)
+# from the pinned sets in requirements/, each when it is missing or stale.
 
 PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+# The default line: .venv on Airflow 3.3, the provider installed editable (lint, types, coverage,
+# the end-to-end and browser tests run here).
 VENV := .venv
 BIN := $(VENV)/bin
 PINNED := requirements/airflow-3.3.txt
-# The compatibility run: the same unit and dag.test() integration suites on Airflow 2.11.
-VENV_211 := .venv-2.11
-BIN_211 := $(VENV_211)/bin
-PINNED_211 := requirements/airflow-2.11.txt
+# The compatibility lines: .venv-<line> from requirements/airflow-<line>.txt, each with the provider
+# installed from the built wheel (so each line tests what `pip install` gives).
+LINES := 2.11 3.0 3.1 3.2
+# Lines whose dag.test() suite `make test` does not run yet (`make integration-3.2` runs it): on 3.2.2
+# with the pinned set every task start fails in Airflow's in-process execution API ("'State' object
+# has no attribute 'svcs_registry'"); not resolved yet (see README, Compatibility).
+INTEGRATION_BLOCKED := 3.2
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+WHEEL := dist/airflow_provider_ttm-$(VERSION)-py3-none-any.whl
+SOURCES := $(shell find airflow_provider_ttm -name '*.py' -o -name py.typed) pyproject.toml README.md LICENSE
+# Test processes per suite (pytest-xdist); the machine this is tuned for has 2 cores.
+JOBS ?= 2
+# dag.test() runs mostly wait (emulator training, poke intervals, retry delays): more processes than cores.
+INTEGRATION_JOBS ?= 4
+XDIST := -n $(JOBS)
+# Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
+STAGES := envs lint unit integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
 
-.PHONY: venv test lint unit integration demo bench clean venv-2.11 test-2.11
+.PHONY: venv envs wheel test check lint unit integration e2e demo bench clean \
+	$(foreach line,$(LINES),venv-$(line) test-$(line) integration-$(line)) e2e-3.0
+
+$(UV):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: $(PINNED) pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(PINNED)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+# --seed: pip in .venv (the browser test installs Playwright with it); setuptools is pinned.
+$(VENV)/.installed: $(PINNED) pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --seed --python $(PYTHON) $(VENV)
+	$(UV) pip install --quiet --python $(BIN)/python -r $(PINNED)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
-venv-2.11: $(VENV_211)/.installed
+wheel: $(WHEEL)
 
-$(VENV_211)/.installed: $(PINNED_211) pyproject.toml
-	test -x $(BIN_211)/python || $(PYTHON) -m venv $(VENV_211)
-	$(BIN_211)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN_211)/python -m pip install --quiet --disable-pip-version-check -r $(PINNED_211)
-	$(BIN_211)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	touch $@
+$(WHEEL): $(SOURCES) | $(UV)
+	rm -f dist/airflow_provider_ttm-*.whl
+	$(UV) build --quiet --wheel --out-dir dist .
+
+# Exactly the pinned set, then the wheel with its requirements (apache-airflow>=2.11.2,
+# common-compat>=1.23.0, ...), which the line's pins must meet (-c: nothing else may move).
+define LINE_ENV
+venv-$(1): .venv-$(1)/.installed
+
+.venv-$(1)/.installed: requirements/airflow-$(1).txt $(WHEEL) | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-$(1)
+	$(UV) pip sync --quiet --python .venv-$(1)/bin/python requirements/airflow-$(1).txt
+	$(UV) pip install --quiet --python .venv-$(1)/bin/python -c requirements/airflow-$(1).txt \
+		--reinstall-package airflow-provider-ttm $(WHEEL)
+	touch $$@
+
+# The unit and dag.test() integration suites on Airflow $(1), each run with its own Airflow home.
+test-$(1): venv-$(1) $(if $(filter $(1),$(INTEGRATION_BLOCKED)),,integration-$(1))
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
+
+integration-$(1): venv-$(1)
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest -n $(INTEGRATION_JOBS) --dist loadgroup -m integration tests
+endef
+$(foreach line,$(LINES),$(eval $(call LINE_ENV,$(line))))
+
+envs: venv $(foreach line,$(LINES),venv-$(line))
 
 lint: venv
 	$(BIN)/ruff check airflow_provider_ttm dags tests benchmarks
 	$(BIN)/ruff format --check airflow_provider_ttm dags tests benchmarks
 	$(BIN)/mypy
 
-# Unit tests under coverage (measured from interpreter start, so the pytest plugin counts too).
+# Unit tests under coverage, measured from interpreter start in every test process (coverage's
+# subprocess patch follows the xdist workers), so the pytest plugin counts too.
 unit: venv
-	$(BIN)/coverage run -m pytest -m "not integration and not e2e" tests
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest $(XDIST) -m "not integration and not e2e" tests
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=90
 
-# dag.test() runs against the emulator, and a real deployment (PostgreSQL, scheduler, triggerer).
+# dag.test() runs against the emulator, spread over the workers (each worker has its own emulator
+# and SQLite Airflow home); on 3.3 the fault matrix stays in one worker, which writes its document.
 integration: venv
-	$(BIN)/pytest -m "integration or e2e" tests
+	$(BIN)/pytest -n $(INTEGRATION_JOBS) --dist loadgroup -m integration tests
 
-# The unit and dag.test() integration suites again on Airflow 2.11, in their own venv (and, as for
-# every run, their own Airflow home); lint, types, the end-to-end and browser tests run on 3.3 only.
-test-2.11: venv-2.11
-	$(BIN_211)/pytest -m "not integration and not e2e" tests
-	$(BIN_211)/pytest -m integration tests
+# A real deployment (PostgreSQL, scheduler, dag-processor, triggerer, api-server) and the connection
+# form in headless Chromium; one at a time.
+e2e: venv
+	$(BIN)/pytest -m e2e tests
 
-test: lint unit integration test-2.11
+# The real deployment on the oldest Airflow 3 line (the browser test stays on 3.3).
+e2e-3.0: venv-3.0
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-3.0/bin/pytest -m e2e tests/e2e
+
+# The inner loop: lint, types and the unit tests on Airflow 3.3.
+check: lint
+	$(BIN)/pytest $(XDIST) -q -m "not integration and not e2e" tests
+
+test:
+	@$(PYTHON) .ci/stages.py $(STAGES)
 
 demo: venv
 	$(BIN)/python -m airflow_provider_ttm.testing.demo --dags-folder dags \
@@ -63,4 +119,5 @@ bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(VENV_211) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(foreach line,$(LINES),.venv-$(line)) $(TOOLS) dist build \
+		.pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -26,6 +26,8 @@ def get_base_airflow_version_tuple() -> tuple[int, int, int]:
 
 
 AIRFLOW_V_3_0_PLUS: bool = get_base_airflow_version_tuple() >= (3, 0, 0)
+AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
+AIRFLOW_V_3_2_PLUS: bool = get_base_airflow_version_tuple() >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 
 
@@ -33,15 +35,36 @@ async def amask_secret(secret: str) -> None:
     """Mask a secret in the logs from async code without blocking the event loop.
 
     Airflow 3.3 has ``airflow.sdk.log.amask_secret``, which tells the supervisor asynchronously.
-    Elsewhere the synchronous mask runs in a worker thread: on Airflow 2.11 it only updates this
-    process's masker, and on a 3.x without the async variant a blocking supervisor call is safe there.
+    Airflow 3.0-3.2 lack it: the secret is masked in this process and, when the supervisor channel
+    has an async ``asend`` (the triggerer's), the supervisor is told through it. A blocking send from
+    a worker thread there races the other triggers' requests (3.0's triggerer then fails with
+    "Response read out of order"). Elsewhere, and on Airflow 2.11 (which only updates this process's
+    masker), the synchronous mask runs in a worker thread.
     """
     try:
         from airflow.sdk.log import amask_secret as sdk_amask_secret
     except ImportError:
-        await asyncio.to_thread(mask_secret, secret)
+        pass
     else:
         await sdk_amask_secret(secret)
+        return
+    asend = None
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time import task_runner
+
+        asend = getattr(getattr(task_runner, "SUPERVISOR_COMMS", None), "asend", None)
+    if asend is None:
+        await asyncio.to_thread(mask_secret, secret)
+        return
+    from airflow.sdk.execution_time.comms import MaskSecret
+
+    try:
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
+    except ImportError:  # Airflow 3.0
+        from airflow.sdk.execution_time.secrets_masker import _secrets_masker  # type: ignore[no-redef]
+
+    _secrets_masker().add_mask(secret, None)
+    await asend(MaskSecret(value=secret, name=None))
 
 
 class TaskStateStore(Protocol):
@@ -86,6 +109,8 @@ def first_reschedule_date(context: Context) -> datetime | None:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "TaskStateStore",
     "amask_secret",

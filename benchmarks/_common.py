@@ -202,7 +202,7 @@ def make_certificate(folder: str) -> Certificate:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ttm benchmark CA")])
     ca_cert = (
@@ -301,7 +301,7 @@ def machine() -> dict[str, str]:
         "airflow": _version("apache-airflow"),
         "httpx": _version("httpx"),
         "requests": _version("requests"),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from importlib import metadata
+import subprocess
+import sys
+from importlib import metadata, util
 from pathlib import Path
 
 import airflow
@@ -12,6 +14,7 @@ import pytest
 
 from airflow_provider_ttm.get_provider_info import get_provider_info
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_2_PLUS
 
 
 def test_provider_info_validates_against_airflows_own_schema() -> None:
@@ -62,8 +65,48 @@ def test_every_listed_module_imports() -> None:
                 assert importlib.import_module(module)
 
 
+# What the connection form of Airflow 3.0 and 3.1 shows: the api-server's hook metadata, which calls the
+# hook's methods with WTForms and Flask-AppBuilder mocked (3.1 also mocks them when not installed).
+# In a subprocess: 3.1 leaves the mock modules in sys.modules.
+_UI_HOOK_META = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+meta = {hook.connection_type: hook for hook in HookMetaService.hook_meta_data()}["ttm"]
+print(json.dumps(meta.model_dump(mode="json")))
+"""
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_2_PLUS, reason="Airflow 3.0 and 3.1 only (see the test below)"
+)
+def test_the_connection_form_of_airflow_3_0_and_3_1_comes_from_the_hook() -> None:
+    if not AIRFLOW_V_3_1_PLUS and util.find_spec("wtforms") is None:
+        pytest.skip(
+            "Airflow 3.0 builds every provider's form fields with WTForms, which it does not install "
+            "(apache-airflow-providers-fab brings it); without it no provider's form has extra fields"
+        )
+    completed = subprocess.run(
+        [sys.executable, "-c", _UI_HOOK_META], capture_output=True, text=True, check=True
+    )
+    meta = json.loads(completed.stdout.strip().splitlines()[-1])
+    (connection,) = get_provider_info()["connection-types"]
+    behaviour = connection["ui-field-behaviour"]
+    for field, label in behaviour["relabeling"].items():
+        assert meta["standard_fields"][field]["title"] == label
+    for field in behaviour["hidden-fields"]:
+        if field in meta["standard_fields"]:
+            assert meta["standard_fields"][field]["hidden"] is True
+    assert {name: spec["schema"]["title"] for name, spec in meta["extra_fields"].items()} == {
+        name: field["label"] for name, field in connection["conn-fields"].items()
+    }
+
+
+@pytest.mark.skipif(
+    AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_2_PLUS,
+    reason="Airflow 3.0 and 3.1 need WTForms for this (the test above reads their UI's form instead)",
+)
 def test_the_installed_airflow_reads_the_connection_form() -> None:
-    """Airflow 3.2+ reads the form from the provider info, older Airflow from the hook's methods."""
+    """Airflow 3.2+ reads the form from the provider info, 2.11 from the hook's methods."""
     from airflow.providers_manager import ProvidersManager
 
     manager = ProvidersManager()
@@ -80,8 +123,12 @@ def test_the_installed_airflow_reads_the_connection_form() -> None:
 
 
 def test_hook_form_widgets_follow_the_declared_fields() -> None:
-    """The widgets Airflow < 3.2 shows (its UI brings Flask-AppBuilder and WTForms; 3.x may not)."""
-    pytest.importorskip("flask_appbuilder", reason="the hook's form widgets are read by Airflow < 3.2 only")
+    """The widgets Airflow < 3.2 shows (2.11's UI brings Flask-AppBuilder and WTForms; 3.x does not)."""
+    pytest.importorskip(
+        "flask_appbuilder",
+        reason="no Flask-AppBuilder here (Airflow 2.11 installs it): the hook's widgets are read by Airflow < 3.2 "
+        "only, on 3.1 through mocks (tested above)",
+    )
     from wtforms import BooleanField, IntegerField, StringField
 
     widgets = TuneTheModelHook.get_connection_form_widgets()

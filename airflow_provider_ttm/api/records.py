@@ -181,8 +181,8 @@ def parse_timestamp(value: object) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
         if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=dt.timezone.utc)
-        return parsed.astimezone(dt.timezone.utc)
+            return parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
     except (ValueError, OverflowError):  # unreadable, or before year 1 or after 9999 once in UTC
         return None
 

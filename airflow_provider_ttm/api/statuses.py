@@ -7,7 +7,7 @@ status this module does not know is kept as text rather than raising.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from functools import cache
 from typing import TypeVar
 
@@ -26,7 +26,7 @@ def _parse(cls: type[_StatusT], text: object) -> _StatusT | None:
     return member if isinstance(member, cls) else None
 
 
-class ModelStatus(str, Enum):
+class ModelStatus(StrEnum):
     """The statuses a model goes through, from creation to the end of training."""
 
     CREATED = "Created"
@@ -44,7 +44,7 @@ class ModelStatus(str, Enum):
         return _parse(cls, text)
 
 
-class FileStatus(str, Enum):
+class FileStatus(StrEnum):
     """The statuses of an uploaded dataset file."""
 
     CREATED = "FileCreated"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from airflow_provider_ttm.api.statuses import ModelStatus
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.api.records import ModelRecord
 
 
-class WaitOutcome(str, Enum):
+class WaitOutcome(StrEnum):
     """Where a wait stands after one status reading."""
 
     READY = "ready"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_ttm.emulator.lifecycle import Timeline
@@ -14,7 +14,7 @@ def format_time(timestamp: float) -> str:
     ``YYYY-MM-DD HH:MM:SS.f`` in UTC with 1 to 6 fraction digits, the reference's
     ``last_updated_time`` (trailing zeros dropped, as in its ``2022-06-10 17:52:35.81619``).
     """
-    text = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     whole, fraction = text.split(".")
     return f"{whole}.{fraction.rstrip('0') or '0'}"
 
@@ -22,7 +22,7 @@ def format_time(timestamp: float) -> str:
 def parse_time(text: str) -> float:
     """The Unix time of a ``last_updated_time`` (1 to 6 fraction digits, or none), read as UTC."""
     parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S")
-    return parsed.replace(tzinfo=timezone.utc).timestamp()
+    return parsed.replace(tzinfo=UTC).timestamp()
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 ``python -m airflow_provider_ttm.testing.demo --dags-folder dags example_ttm_model_lifecycle`` starts
 the emulator on loopback, points ``ttm_default`` at it, migrates a throwaway SQLite Airflow home,
-runs each DAG with ``airflow dags test``, prints what the provider did (models created, each status
-change with its time, deletions) and exits non-zero if a DAG failed or a model was left behind.
+runs the DAGs side by side with ``airflow dags test`` (each on its own copy of the migrated SQLite
+database), prints what the provider did in each (models created, each status change with its time,
+deletions) and exits non-zero if a DAG failed or a model was left behind.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 _PROVIDER_LINE = re.compile(
@@ -38,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         env["AIRFLOW_CONN_TTM_DEFAULT"] = emulator.conn_json
         _airflow(["db", "migrate"], env, home / "db-migrate.log")
         confs = dict(item.split("=", 1) for item in args.conf)
-        failures = [dag_id for dag_id in args.dag_ids if not _run_dag(dag_id, env, home, confs.get(dag_id))]
+        runs = [_start_dag(dag_id, env, home, confs.get(dag_id)) for dag_id in args.dag_ids]
+        _wait_all(runs)
+        failures = [run.dag_id for run in runs if not _report(run)]
         leftovers = emulator.control.models()
     if leftovers:
         print(
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("dag_ids", nargs="+", help="ids of the DAGs to run, in order")
+    parser.add_argument("dag_ids", nargs="+", help="ids of the DAGs to run (side by side; reported in order)")
     parser.add_argument("--dags-folder", type=Path, default=Path("dags"), help="folder holding the DAG files")
     parser.add_argument(
         "--auto-train", type=float, default=5.0, help="seconds a bare created model takes to be Ready"
@@ -97,19 +102,51 @@ def _airflow(args: list[str], env: dict[str, str], log_file: Path) -> bool:
     return completed.returncode == 0
 
 
-def _run_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -> bool:
-    print(f"\n=== {dag_id} ===")
+@dataclass
+class _DagRun:
+    dag_id: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
+    started: float
+    finished: float | None = None
+
+
+def _start_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -> _DagRun:
+    """Start ``airflow dags test`` for one DAG on its own copy of the migrated database."""
+    database = home / f"{dag_id}.db"
+    shutil.copyfile(home / "airflow.db", database)
+    dag_env = {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"}
     log_file = home / f"{dag_id}.log"
-    started = time.monotonic()
-    _airflow(["dags", "test", dag_id, *(["--conf", conf] if conf else [])], env, log_file)
-    output = log_file.read_text()
+    airflow = Path(sys.executable).with_name("airflow")
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [str(airflow), "dags", "test", dag_id, *(["--conf", conf] if conf else [])],
+            env=dag_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return _DagRun(dag_id, process, log_file, time.monotonic())
+
+
+def _wait_all(runs: list[_DagRun]) -> None:
+    while any(run.finished is None for run in runs):
+        for run in runs:
+            if run.finished is None and run.process.poll() is not None:
+                run.finished = time.monotonic()
+        time.sleep(0.1)
+
+
+def _report(run: _DagRun) -> bool:
+    print(f"\n=== {run.dag_id} ===")
+    output = run.log_file.read_text()
     for line in output.splitlines():
         match = _PROVIDER_LINE.match(line)
         if match:
             print(f"  {match['time'][11:23]}  {match['message']}")
-    succeeded = "state=success" in output and "DagRun Finished" in output
+    succeeded = run.process.returncode == 0 and "state=success" in output and "DagRun Finished" in output
     verdict = "succeeded" if succeeded else "FAILED"
-    print(f"=== {dag_id} {verdict} in {time.monotonic() - started:.1f} s (log: {log_file}) ===")
+    seconds = (run.finished or run.started) - run.started
+    print(f"=== {run.dag_id} {verdict} in {seconds:.1f} s (log: {run.log_file}) ===")
     return succeeded
 
 

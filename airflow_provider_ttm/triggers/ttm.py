@@ -107,7 +107,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         time_left = None if self.deadline is None else self.deadline - time.time()
         try:
             payload = await asyncio.wait_for(self._open_and_wait(watch), time_left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             payload = self._payload(
                 "timeout",
                 watch.last_status,

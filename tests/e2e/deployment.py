@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
+
 from .postgres import PostgresCluster, ensure_postgres_installed
 from .processes import (
     MARKER_VAR,
@@ -202,6 +204,10 @@ class AirflowDeployment:
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             }
         )
+        if AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS:
+            # Airflow 3.0 puts [api_auth] jwt_issuer (default: none) into every token's `iss`, and
+            # PyJWT 2.15 refuses a non-string `iss`: without an issuer no token is made at all.
+            env["AIRFLOW__API_AUTH__JWT_ISSUER"] = "airflow-provider-ttm-e2e"
         env.update(self.extra_env)
         return env
 

@@ -191,7 +191,7 @@ class HostileServer:
         while True:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle_close)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 return  # idle for too long: close, as a server with a keep-alive timeout does
             method, path, headers = _parse(head)
             length = int(headers.get("content-length", "0"))

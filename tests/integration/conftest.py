@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dags_test import checked_output, command
 
 OUR_TRIGGER = "airflow_provider_ttm.triggers.ttm.TuneTheModelModelStatusTrigger"
 
@@ -35,16 +35,15 @@ class DagRunner:
     def run(self, dag_id: str) -> DagTestResult:
         """Run ``dag_id`` with ``airflow dags test``; the emulator connection comes from the env."""
         known_triggers = {trigger_id for trigger_id, _ in _our_triggers()}
-        airflow = Path(sys.executable).with_name("airflow")
         completed = subprocess.run(
-            [str(airflow), "dags", "test", dag_id],
+            command(dag_id),
             capture_output=True,
             text=True,
             env=os.environ.copy(),
             timeout=300,
             check=False,
         )
-        output = completed.stdout + completed.stderr
+        output = checked_output(completed.stdout + completed.stderr)
         state, task_states = _last_run(dag_id)
         kwargs = [encoded for trigger_id, encoded in _our_triggers() if trigger_id not in known_triggers]
         return DagTestResult(state=state, task_states=task_states, output=output, trigger_kwargs=kwargs)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dags_test
 import pytest
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -22,11 +23,13 @@ VALIDATION_ROWS = 48
 
 def _run(conf: dict | None = None) -> tuple[str, dict[str, list[str]], str]:
     """Run the DAG in its own process, as a user would; return its state, task states and output."""
-    command = [str(Path(sys.executable).with_name("airflow")), "dags", "test", DAG_ID]
-    if conf is not None:
-        command += ["--conf", json.dumps(conf)]
     completed = subprocess.run(
-        command, capture_output=True, text=True, env=os.environ.copy(), timeout=300, check=False
+        dags_test.command(DAG_ID, *(["--conf", json.dumps(conf)] if conf is not None else [])),
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
+        check=False,
     )
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
@@ -39,7 +42,7 @@ def _run(conf: dict | None = None) -> tuple[str, dict[str, list[str]], str]:
         states: dict[str, list[str]] = {}
         for ti in run.get_task_instances(session=session):
             states.setdefault(ti.task_id, []).append(str(ti.state))
-        return str(run.state), states, completed.stdout + completed.stderr
+        return str(run.state), states, dags_test.checked_output(completed.stdout + completed.stderr)
 
 
 def _champion() -> dict | None:

@@ -51,7 +51,7 @@ def make_self_signed(folder: Path, name: str) -> TlsFiles:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     alt_names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
     cert = (
         x509.CertificateBuilder()
@@ -168,13 +168,7 @@ class ConnectProxy:
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
             await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.TimeoutError,
-            asyncio.CancelledError,
-            ValueError,
-        ):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.CancelledError, ValueError):
             pass  # the client went away, or the proxy is stopping
         finally:
             writer.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, TaskDeferred
@@ -174,7 +174,7 @@ def test_rendered_numeric_string_is_accepted(ttm_emulator, context) -> None:
 
 
 def test_deferred_wait_ends_at_the_execution_timeout(ttm_emulator, context) -> None:
-    context["ti"].start_date = datetime.now(timezone.utc) - timedelta(seconds=5)
+    context["ti"].start_date = datetime.now(UTC) - timedelta(seconds=5)
     operator = _operator(
         wait_for_ready=True,
         deferrable=True,

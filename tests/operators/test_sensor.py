@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSkipException, AirflowTaskTimeout, TaskDeferred
@@ -296,7 +296,7 @@ def test_a_failed_check_before_deferring_is_carried_into_the_trigger(ttm_emulato
 
 
 def _started(seconds_ago: float) -> dict:
-    ti = RescheduledTaskInstance(start_date=datetime.now(timezone.utc) - timedelta(seconds=seconds_ago))
+    ti = RescheduledTaskInstance(start_date=datetime.now(UTC) - timedelta(seconds=seconds_ago))
     return {"ti": ti}
 
 

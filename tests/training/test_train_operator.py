@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -306,7 +306,7 @@ def test_a_failing_cleanup_does_not_hide_why_the_task_failed(fast, context, one_
 
 
 def test_deferred_wait_ends_at_the_execution_timeout(fast, context) -> None:
-    context["ti"].start_date = datetime.now(timezone.utc) - timedelta(seconds=5)
+    context["ti"].start_date = datetime.now(UTC) - timedelta(seconds=5)
     model_name = _model()
     operator = _operator(
         model_name,

@@ -56,7 +56,7 @@ def test_parse_model_reads_the_reference_reply(model_payload, model_id) -> None:
 def test_parse_model_reads_the_timestamp_as_utc(model_payload) -> None:
     record = parse_model(model_payload())
 
-    assert record.last_updated_time == dt.datetime(2022, 6, 10, 17, 52, 35, 816190, tzinfo=dt.timezone.utc)
+    assert record.last_updated_time == dt.datetime(2022, 6, 10, 17, 52, 35, 816190, tzinfo=dt.UTC)
     assert record.last_updated_time.utcoffset() == dt.timedelta(0)
 
 
@@ -176,10 +176,10 @@ def test_parse_model_refuses_objects_without_id_or_status(payload, cause) -> Non
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2022-05-07 20:58:10.878585", dt.datetime(2022, 5, 7, 20, 58, 10, 878585, tzinfo=dt.timezone.utc)),
-        ("  2022-05-07 20:58:10  ", dt.datetime(2022, 5, 7, 20, 58, 10, tzinfo=dt.timezone.utc)),
-        ("2022-05-07T20:58:10Z", dt.datetime(2022, 5, 7, 20, 58, 10, tzinfo=dt.timezone.utc)),
-        ("2022-05-07", dt.datetime(2022, 5, 7, tzinfo=dt.timezone.utc)),
+        ("2022-05-07 20:58:10.878585", dt.datetime(2022, 5, 7, 20, 58, 10, 878585, tzinfo=dt.UTC)),
+        ("  2022-05-07 20:58:10  ", dt.datetime(2022, 5, 7, 20, 58, 10, tzinfo=dt.UTC)),
+        ("2022-05-07T20:58:10Z", dt.datetime(2022, 5, 7, 20, 58, 10, tzinfo=dt.UTC)),
+        ("2022-05-07", dt.datetime(2022, 5, 7, tzinfo=dt.UTC)),
     ],
 )
 def test_parse_timestamp_reads_naive_times_as_utc(text: str, expected: dt.datetime) -> None:
@@ -187,7 +187,7 @@ def test_parse_timestamp_reads_naive_times_as_utc(text: str, expected: dt.dateti
 
     assert isinstance(parsed, dt.datetime)
     assert parsed == expected
-    assert parsed.tzinfo is dt.timezone.utc
+    assert parsed.tzinfo is dt.UTC
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_parse_timestamp_reads_one_to_six_fraction_digits(
 ) -> None:
     parsed = parse_timestamp(f"2022-06-10{separator}17:52:35.{fraction}")
 
-    assert parsed == dt.datetime(2022, 6, 10, 17, 52, 35, microseconds, tzinfo=dt.timezone.utc)
+    assert parsed == dt.datetime(2022, 6, 10, 17, 52, 35, microseconds, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("fraction", ["8", "81619", "816190", ""])
@@ -232,7 +232,7 @@ def test_parse_timestamp_returns_none_for_absent_or_unreadable_values(value: obj
 def test_parse_timestamp_keeps_the_instant_of_an_explicit_offset() -> None:
     parsed = parse_timestamp("2022-05-07T22:58:10+02:00")
 
-    assert parsed == dt.datetime(2022, 5, 7, 20, 58, 10, tzinfo=dt.timezone.utc)
+    assert parsed == dt.datetime(2022, 5, 7, 20, 58, 10, tzinfo=dt.UTC)
 
 
 def test_parse_timestamp_returns_utc_even_for_an_explicit_offset() -> None:

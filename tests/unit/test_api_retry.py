@@ -215,7 +215,7 @@ def test_parse_retry_after_http_date(header: str, expected: float) -> None:
 
 
 def test_parse_retry_after_http_date_defaults_to_the_current_time() -> None:
-    in_two_minutes = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2), usegmt=True)
+    in_two_minutes = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2), usegmt=True)
 
     seconds = parse_retry_after(in_two_minutes)
 

@@ -24,7 +24,7 @@ from airflow_provider_ttm.exceptions import (
 )
 from airflow_provider_ttm.hooks.transport import SyncTransport
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
 
 NEW_ID = "0123456789abcdef0123456789abcdef"
 OLD_ID = "fedcba9876543210fedcba9876543210"
@@ -268,7 +268,7 @@ def test_a_429_retry_after_is_capped_by_the_connection(
 def test_a_retry_after_http_date_is_honoured(
     hook: TuneTheModelHook, http: responses.RequestsMock, api: str, waits
 ) -> None:
-    past = format_datetime(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), usegmt=True)
+    past = format_datetime(dt.datetime(2020, 1, 1, tzinfo=dt.UTC), usegmt=True)
     http.get(f"{api}/v0/models", status=503, headers={"Retry-After": past})
     http.get(f"{api}/v0/models", json=_models())
 
@@ -692,14 +692,18 @@ def test_test_connection_reports_an_unexpected_error(
 def test_the_ui_test_button_path_resolves_an_unsaved_connection(
     http: responses.RequestsMock, api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Airflow's ``Connection.test_connection`` finds the provider's hook by conn_type and presets the
-    connection, so the hook resolves it by id with no backend holding it. Airflow 2.11's Test
-    endpoint exports the unsaved connection as an ``AIRFLOW_CONN_`` variable instead."""
-    from airflow.providers.common.compat.sdk import Connection
+    """Airflow 3.3's ``Connection.test_connection`` (task SDK) finds the provider's hook by conn_type and
+    presets the connection, so the hook resolves it by id with no backend holding it. The Test
+    endpoint of Airflow 2.11-3.2 calls the core model's ``test_connection`` and exports the unsaved
+    connection as an ``AIRFLOW_CONN_`` variable instead."""
+    if AIRFLOW_V_3_3_PLUS:
+        from airflow.sdk import Connection
+    else:
+        from airflow.models.connection import Connection  # type: ignore[assignment]
 
     http.get(f"{api}/v0/models", json=_models())
     connection = Connection(conn_id="ttm_unsaved", conn_type="ttm", host=api, password="unsaved-key-987")
-    if not AIRFLOW_V_3_0_PLUS:
+    if not AIRFLOW_V_3_3_PLUS:
         monkeypatch.setenv("AIRFLOW_CONN_TTM_UNSAVED", connection.get_uri())
 
     assert connection.test_connection() == (
