@@ -424,23 +424,32 @@ def test_a_refusing_proxy_fails_the_upload_clearly(
 # ---- read once ---------------------------------------------------------------------------------
 
 
+#: What the names of the environment variables of proxies and CA bundles hold.
+_EGRESS_NAMES = ("PROXY", "CA_BUNDLE", "SSL_CERT")
+
+
 class _WatchedEnvironment(dict):  # type: ignore[type-arg]
-    """An ``os.environ`` stand-in that records the names looked up."""
+    """An ``os.environ`` stand-in that records the proxy and TLS names looked up (others, such as the
+    logging's colour switches, do not concern the transports)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.looked_up: list[str] = []
+        self.all_looked_up: list[str] = []
+
+    @property
+    def looked_up(self) -> list[str]:
+        return [name for name in self.all_looked_up if any(mark in name.upper() for mark in _EGRESS_NAMES)]
 
     def __getitem__(self, name: str) -> str:
-        self.looked_up.append(name)
+        self.all_looked_up.append(name)
         return str(super().__getitem__(name))
 
     def get(self, name: str, default: Any = None) -> Any:
-        self.looked_up.append(name)
+        self.all_looked_up.append(name)
         return super().get(name, default)
 
     def __contains__(self, name: object) -> bool:
-        self.looked_up.append(str(name))
+        self.all_looked_up.append(str(name))
         return super().__contains__(name)
 
 
