@@ -264,6 +264,16 @@ async def _send(writer: asyncio.StreamWriter, data: bytes, delay: float | None) 
         await writer.drain()
 
 
+def outcome_of(function: Callable[..., T], *args: Any) -> T | BaseException:
+    """What ``function(*args)`` returned or raised, run in this thread: for an operator's ``execute``,
+    which Airflow 2 allows in the thread that imported it only (its executor safeguard).
+    Every network wait the provider makes is bounded, so this cannot hang."""
+    try:
+        return function(*args)
+    except Exception as error:
+        return error
+
+
 def call_within(seconds: float, function: Callable[..., T], *args: Any) -> T | BaseException:
     """What ``function(*args)`` returned or raised; fail the test if it runs longer than ``seconds``."""
     outcome: list[T | BaseException] = []

@@ -15,7 +15,7 @@ from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError, T
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.ttm import TuneTheModelListModelsOperator
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-from hostile.server import HostileServer, Reply, call_within
+from hostile.server import HostileServer, Reply, call_within, outcome_of
 
 BOUND = 20
 MODEL = "a" * 32
@@ -184,7 +184,7 @@ def test_a_key_in_a_models_name_never_reaches_the_list_operators_result(
     }
     hostile_server.respond(Reply.json({"models": [listed]}))
     operator = TuneTheModelListModelsOperator(task_id="l", ttm_conn_id=hostile_conn(password=KEY))
-    outcome = call_within(BOUND, operator.execute, {"ti": FakeTaskInstance()})
+    outcome = outcome_of(operator.execute, {"ti": FakeTaskInstance()})
     assert isinstance(outcome, list), repr(outcome)
     assert [model["model_name"] for model in outcome] == [MODEL]
     _assert_no_key(json.dumps(outcome))

@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheModelMalformedResponseError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.inference import TuneTheModelClassifyOperator
-from hostile.server import HostileServer, Reply, call_within
+from hostile.server import HostileServer, Reply, call_within, outcome_of
 
 BOUND = 20
 MODEL = "a" * 32
@@ -33,7 +33,7 @@ def _classify(hostile_server: HostileServer, hostile_conn, answers: dict[str, st
         item_retries=0,
         **kwargs,
     )
-    return call_within(BOUND, operator.execute, {})
+    return outcome_of(operator.execute, {})
 
 
 @pytest.mark.parametrize(
