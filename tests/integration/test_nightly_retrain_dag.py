@@ -77,6 +77,8 @@ def _predictions() -> list[dict]:
             .order_by(XCom.timestamp.desc())
             .limit(1)
         ).one()
+        if isinstance(row.value, list):  # Airflow 2.11 hands the JSON column back decoded
+            return row.value
         return XCom.deserialize_value(row)
 
 

@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.integration
 
 WAITING_DAGS = Path(__file__).resolve().parent / "waiting_dags"
 STATUS = "GET /v0/models/{id}/status"
+#: How many times ``airflow dags test`` prints a task's log line: Airflow 2.11 prints the task log and
+#: the console's copy of it.
+LOG_COPIES = 1 if AIRFLOW_V_3_0_PLUS else 2
 
 
 @pytest.fixture
@@ -50,9 +53,9 @@ def test_reschedule_mode_logs_an_unchanged_status_once(ttm_emulator, dag_runner,
     assert result.task_states == {"wait": ["failed"]}, result.output[-3000:]  # the sensor's timeout
     pokes = ttm_emulator.control.count(STATUS)
     assert pokes >= 3, result.output[-3000:]
-    assert result.output.count("marking task as UP_FOR_RESCHEDULE") == pokes - 1
+    assert result.output.count("marking task as UP_FOR_RESCHEDULE") == LOG_COPIES * (pokes - 1)
     logged = result.output.count(f"Model {waiting_dags} is Training")
-    assert logged == (1 if AIRFLOW_V_3_3_PLUS else pokes)
+    assert logged == LOG_COPIES * (1 if AIRFLOW_V_3_3_PLUS else pokes)
 
 
 def test_execution_timeout_ends_a_deferred_wait(ttm_emulator, dag_runner, waiting_dags) -> None:
@@ -62,8 +65,9 @@ def test_execution_timeout_ends_a_deferred_wait(ttm_emulator, dag_runner, waitin
 
     assert result.task_states == {"sensor": ["failed"], "create_and_wait": ["failed"]}, result.output[-3000:]
     assert time.monotonic() - started < 200, "each wait ends at its 10 s execution_timeout, not at 1 h"
-    # Both waits were deferred, to a trigger whose deadline is at most 10 s after the wait began.
-    assert len(result.trigger_kwargs) == 2
+    # Both waits were deferred, to a trigger whose deadline is at most 10 s after the wait began
+    # (Airflow 2.11's dag.test() runs triggers inline and stores none to read back).
+    assert len(result.trigger_kwargs) == (2 if AIRFLOW_V_3_0_PLUS else 0)
     for kwargs in result.trigger_kwargs:
         deadline, began = (
             float(re.search(rf'"{key}": ([0-9.]+)', kwargs)[1]) for key in ("deadline", "started_at")
@@ -71,4 +75,5 @@ def test_execution_timeout_ends_a_deferred_wait(ttm_emulator, dag_runner, waitin
         assert 0 < deadline - began <= 10
     # dag.test() resumes a task without the kwargs it deferred with, so the wait fails as a wait
     # timeout here; a real deployment reports the execution_timeout (tests/e2e).
-    assert result.output.count("was not Ready by the deadline") == 2
+    ended = result.output.count("was not Ready by the deadline")
+    assert (ended == 2) if AIRFLOW_V_3_0_PLUS else (ended >= 2)  # 2.11 repeats the line in its echoes
