@@ -10,15 +10,12 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.integration
 
 WAITING_DAGS = Path(__file__).resolve().parent / "waiting_dags"
 STATUS = "GET /v0/models/{id}/status"
-#: How many times ``airflow dags test`` prints a task's log line: Airflow 2.11 prints the task log and
-#: the console's copy of it.
-LOG_COPIES = 1 if AIRFLOW_V_3_0_PLUS else 2
 
 
 @pytest.fixture
@@ -53,9 +50,13 @@ def test_reschedule_mode_logs_an_unchanged_status_once(ttm_emulator, dag_runner,
     assert result.task_states == {"wait": ["failed"]}, result.output[-3000:]  # the sensor's timeout
     pokes = ttm_emulator.control.count(STATUS)
     assert pokes >= 3, result.output[-3000:]
-    assert result.output.count("marking task as UP_FOR_RESCHEDULE") == LOG_COPIES * (pokes - 1)
+    reschedules = result.output.count("marking task as UP_FOR_RESCHEDULE")
     logged = result.output.count(f"Model {waiting_dags} is Training")
-    assert logged == LOG_COPIES * (1 if AIRFLOW_V_3_3_PLUS else pokes)
+    if AIRFLOW_V_3_3_PLUS:
+        assert (reschedules, logged) == (pokes - 1, 1)
+    else:  # logged at every poke; the older lines' dags test prints some log lines twice
+        assert reschedules >= pokes - 1
+        assert logged >= pokes
 
 
 def test_execution_timeout_ends_a_deferred_wait(ttm_emulator, dag_runner, waiting_dags) -> None:
@@ -75,5 +76,6 @@ def test_execution_timeout_ends_a_deferred_wait(ttm_emulator, dag_runner, waitin
         assert 0 < deadline - began <= 10
     # dag.test() resumes a task without the kwargs it deferred with, so the wait fails as a wait
     # timeout here; a real deployment reports the execution_timeout (tests/e2e).
-    ended = result.output.count("was not Ready by the deadline")
-    assert (ended == 2) if AIRFLOW_V_3_0_PLUS else (ended >= 2)  # 2.11 repeats the line in its echoes
+    ended = set(re.findall(r"Model (\w+) was not Ready by the deadline", result.output))
+    if AIRFLOW_V_3_1_PLUS or not AIRFLOW_V_3_0_PLUS:  # 3.0's dags test does not print the task's error
+        assert len(ended) == 2 and waiting_dags in ended, ended  # the sensor's model and the created one

@@ -29,7 +29,7 @@ with DAG("ttm_test_reschedule_errors", schedule=None, start_date=START, catchup=
 
 with DAG("ttm_test_reschedule_status_log", schedule=None, start_date=START, catchup=False):
     TuneTheModelModelReadySensor(
-        task_id="wait", model_name=MODEL, mode="reschedule", poke_interval=0.5, timeout=4
+        task_id="wait", model_name=MODEL, mode="reschedule", poke_interval=0.5, timeout=10
     )
 
 with DAG("ttm_test_execution_timeout", schedule=None, start_date=START, catchup=False):
