@@ -264,6 +264,19 @@ async def _send(writer: asyncio.StreamWriter, data: bytes, delay: float | None) 
         await writer.drain()
 
 
+async def alist_outcome(hook: Any) -> object:
+    """What ``hook.alist_models`` returned, or the transport error it raised, over a transport of its own."""
+    from airflow_provider_ttm.exceptions import TuneTheModelTransportError
+
+    transport = await hook.async_transport()
+    try:
+        return await hook.alist_models(transport)
+    except TuneTheModelTransportError as error:
+        return error
+    finally:
+        await transport.aclose()
+
+
 def outcome_of(function: Callable[..., T], *args: Any) -> T | BaseException:
     """What ``function(*args)`` returned or raised, run in this thread: for an operator's ``execute``,
     which Airflow 2 allows in the thread that imported it only (its executor safeguard).

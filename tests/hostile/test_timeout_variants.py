@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_ttm.exceptions import TuneTheModelTransportError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from hostile.server import HostileServer, Reply, call_within
+from hostile.server import HostileServer, Reply, alist_outcome, call_within
 
 TIMEOUT = 1
 #: How long past the timeout a call may take before the test calls it hung (generous: shared CPUs).
@@ -105,19 +105,10 @@ def test_endless_header_lines_end_the_attempt(hostile_server: HostileServer, hos
     hostile_server.respond(ENDLESS_HEADERS)
     hook = _hook(hostile_conn)
 
-    async def list_models() -> object:
-        transport = await hook.async_transport()
-        try:
-            return await hook.alist_models(transport)
-        except TuneTheModelTransportError as error:
-            return error
-        finally:
-            await transport.aclose()
-
     started = time.monotonic()
     if mode == "sync":
         outcome = call_within(TIMEOUT + SLACK, hook.list_models)
     else:
-        outcome = asyncio.run(asyncio.wait_for(list_models(), TIMEOUT + SLACK))
+        outcome = asyncio.run(asyncio.wait_for(alist_outcome(hook), TIMEOUT + SLACK))
     assert isinstance(outcome, TuneTheModelTransportError), outcome
     assert time.monotonic() - started < TIMEOUT + SLACK

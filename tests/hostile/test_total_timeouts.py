@@ -15,7 +15,7 @@ from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheM
 from airflow_provider_ttm.hooks import deadline
 from airflow_provider_ttm.hooks.deadline import AttemptDeadline
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from hostile.server import HostileServer, Reply, call_within
+from hostile.server import HostileServer, Reply, alist_outcome, call_within
 
 TIMEOUT = 2
 #: How long past the timeout a call may take before the test calls it hung (generous: shared CPUs).
@@ -86,17 +86,8 @@ def test_a_trickled_reply_ends_an_async_call_at_the_timeout(
     hostile_server.respond(Reply.json(SLOW_LIST, trickle=trickle, delay=0.5))
     hook = _hook(hostile_conn)
 
-    async def list_models() -> object:
-        transport = await hook.async_transport()
-        try:
-            return await hook.alist_models(transport)
-        except TuneTheModelTransportError as error:
-            return error
-        finally:
-            await transport.aclose()
-
     started = time.monotonic()
-    outcome = asyncio.run(asyncio.wait_for(list_models(), TIMEOUT + SLACK))
+    outcome = asyncio.run(asyncio.wait_for(alist_outcome(hook), TIMEOUT + SLACK))
     _assert_timed_out(outcome, started)
 
 
