@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_ttm.api.endpoints import API_PREFIX
+from airflow_provider_ttm.api.errors import TuneTheModelConnectionConfigError
 from airflow_provider_ttm.api.parsing import is_loopback_host
 from airflow_provider_ttm.api.retry import RetryPolicy
 from airflow_provider_ttm.connection_fields import (
@@ -15,7 +16,6 @@ from airflow_provider_ttm.connection_fields import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT_SECONDS,
 )
-from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
 from airflow_provider_ttm.network import PROXY_EXPECTED, parse_proxy_url
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
+from airflow_provider_ttm.api.errors import TuneTheModelConnectionConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

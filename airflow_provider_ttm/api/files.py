@@ -14,16 +14,16 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_type, validate_name
-from airflow_provider_ttm.api.parsing import first_string, identified, is_loopback_host, malformed
-from airflow_provider_ttm.api.replies import excerpt
-from airflow_provider_ttm.api.retry import parse_retry_after
-from airflow_provider_ttm.api.statuses import FileStatus, has_file_failed, is_file_ready
-from airflow_provider_ttm.exceptions import (
+from airflow_provider_ttm.api.errors import (
     TuneTheModelApiError,
     TuneTheModelBadRequestError,
     TuneTheModelRateLimitedError,
     TuneTheModelServerError,
 )
+from airflow_provider_ttm.api.parsing import first_string, identified, is_loopback_host, malformed
+from airflow_provider_ttm.api.replies import excerpt
+from airflow_provider_ttm.api.retry import parse_retry_after
+from airflow_provider_ttm.api.statuses import FileStatus, has_file_failed, is_file_ready
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _FILE_ID_KEYS = ("id", "file_id")

@@ -23,8 +23,8 @@ from airflow_provider_ttm.api.endpoints import (
     validate_model_name,
     whole_number,
 )
+from airflow_provider_ttm.api.errors import TuneTheModelMalformedResponseError
 from airflow_provider_ttm.api.parsing import malformed
-from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
 
 #: The few-shot generator the service serves to every key without training (the SDK's ``generate()``).
 DEFAULT_GENERATOR: Final = "default-generator"

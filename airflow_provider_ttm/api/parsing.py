@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
+from airflow_provider_ttm.api.errors import TuneTheModelMalformedResponseError
 
 
 def first_string(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:

@@ -10,9 +10,7 @@ import json
 import math
 from typing import Any
 
-from airflow_provider_ttm.api.redaction import may_contain, redact, redact_strings
-from airflow_provider_ttm.api.retry import parse_retry_after
-from airflow_provider_ttm.exceptions import (
+from airflow_provider_ttm.api.errors import (
     TuneTheModelApiError,
     TuneTheModelAuthenticationError,
     TuneTheModelBadRequestError,
@@ -22,6 +20,8 @@ from airflow_provider_ttm.exceptions import (
     TuneTheModelReplyTooLargeError,
     TuneTheModelServerError,
 )
+from airflow_provider_ttm.api.redaction import may_contain, redact, redact_strings
+from airflow_provider_ttm.api.retry import parse_retry_after
 
 #: Replies larger than this are refused before parsing (a model list of ~30,000 models fits).
 MAX_REPLY_BYTES = 8 * 1024 * 1024

@@ -1,15 +1,22 @@
-"""The retry policy shared by the sync and async transports (pure: it only computes waits)."""
+"""The retry policy of every request, and the retries of one request (pure: it computes waits).
+
+The policy is written once here: full-jitter exponential backoff with a cap, the service's
+``Retry-After``, whether a failed request may have taken effect (a create is then not sent again
+blindly) and how long to let a timed-out request settle. ``hooks/retrying.py`` drives it, once
+blocking and once async.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import math
 import random
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
 
-import pendulum
-
-from airflow_provider_ttm.exceptions import (
+from airflow_provider_ttm.api.errors import (
     TuneTheModelError,
     TuneTheModelMalformedResponseError,
     TuneTheModelServerError,
@@ -58,7 +65,60 @@ class RetryPolicy:
         return self.rng.uniform(0.0, window)
 
 
-def parse_retry_after(value: str | None, now: pendulum.DateTime | None = None) -> float | None:
+class RetryLog(Protocol):
+    """The part of a logger that retries are written to."""
+
+    def warning(self, event: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Log a warning."""
+
+
+@dataclass
+class Retries:
+    """The retries of one request: which attempt failed, the wait before the next, its log line.
+
+    :param policy: the connection's retry policy.
+    :param what: the request, as its log line names it (``Tune The Model GET /v0/models``).
+    :param log: where each retry is logged, once, at WARNING.
+    :param idempotent: whether the request may be repeated without changing its effect.
+    :param max_attempts: the attempts allowed, the first included (default: the policy's).
+    """
+
+    policy: RetryPolicy
+    what: str
+    log: RetryLog
+    idempotent: bool = True
+    max_attempts: int | None = None
+    #: The number of the attempt under way (1-based).
+    attempt: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_attempts is not None:
+            self.policy = dataclasses.replace(self.policy, max_attempts=self.max_attempts)
+
+    def wait_after(self, error: TuneTheModelError, *, took_no_effect: bool = False) -> float:
+        """Seconds to wait before the next attempt, logged; re-raises ``error`` when there is none.
+
+        :param error: what the attempt under way raised.
+        :param took_no_effect: the attempt is known not to have taken effect (a recovery looked), so
+            the request may go again even if it is not idempotent.
+        """
+        idempotent = self.idempotent or took_no_effect
+        wait = self.policy.plan_retry(error, self.attempt, idempotent=idempotent)
+        if wait is None:
+            raise error
+        self.log.warning(
+            "%s failed on attempt %d of %d: %s. Retrying in %.1f s.",
+            self.what,
+            self.attempt,
+            self.policy.max_attempts,
+            str(error).rstrip("."),
+            wait,
+        )
+        self.attempt += 1
+        return wait
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
     """Read a ``Retry-After`` header in either form: delay seconds, or an HTTP date.
 
     :param value: the header's value, or None when absent.
@@ -78,8 +138,10 @@ def parse_retry_after(value: str | None, now: pendulum.DateTime | None = None) -
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
-    reference = now or pendulum.now("UTC")
-    return max((pendulum.instance(moment) - reference).total_seconds(), 0.0)
+    if moment.tzinfo is None:  # "-0000": a time in UTC with no zone said
+        moment = moment.replace(tzinfo=dt.UTC)
+    reference = now or dt.datetime.now(dt.UTC)
+    return max((moment - reference).total_seconds(), 0.0)
 
 
 def may_have_taken_effect(error: BaseException) -> bool:
@@ -93,8 +155,8 @@ def may_have_taken_effect(error: BaseException) -> bool:
     if isinstance(error, TuneTheModelTransportError):
         return error.sent
     if isinstance(error, TuneTheModelMalformedResponseError):
-        return 200 <= error.http_status < 300
-    return isinstance(error, TuneTheModelServerError) and error.http_status in (500, 502, 504)
+        return 200 <= error.status_code < 300
+    return isinstance(error, TuneTheModelServerError) and error.status_code in (500, 502, 504)
 
 
 def settle_seconds(error: BaseException, timeout: float) -> float:

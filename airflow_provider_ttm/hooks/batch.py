@@ -11,18 +11,20 @@ read from a worker thread.
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheModelError
+from airflow_provider_ttm.api.endpoints import shown
+from airflow_provider_ttm.api.errors import TuneTheModelBatchItemError, TuneTheModelError
+from airflow_provider_ttm.api.retry import Retries
+from airflow_provider_ttm.hooks.retrying import call_with_retries
 from airflow_provider_ttm.hooks.transport import SyncTransport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from airflow_provider_ttm.api.retry import RetryLog
     from airflow_provider_ttm.connection_settings import ConnectionSettings
-    from airflow_provider_ttm.hooks.transport import RetryLog
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -99,40 +101,25 @@ class BatchRunner(Generic[ItemT, ResultT]):
         return transport
 
     def _attempts(self, index: int, item: ItemT) -> ResultT:
-        attempt = 1
-        while True:
-            if self._stop.is_set():
-                raise _Cancelled
-            try:
-                return self.call(self._transport(), item)
-            except TuneTheModelError as error:
-                if not error.retryable or attempt > self.retries:
-                    self._stop.set()  # before this worker can pick up another item
-                    tries = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise TuneTheModelBatchItemError(
-                        f"Input {index} ({_preview(item)}) failed{tries}: {error}", index=index
-                    ) from error
-                wait_seconds = self.settings.retry.wait_seconds(attempt, getattr(error, "retry_after", None))
-                self.log.warning(
-                    "Input %d failed (%s); trying it again in %.1f s (%d of %d retries).",
-                    index,
-                    error,
-                    wait_seconds,
-                    attempt,
-                    self.retries,
-                )
-                with self._lock:
-                    self.retried += 1
-                time.sleep(wait_seconds)
-                attempt += 1
+        label = f"Input {index} ({shown(item, _PREVIEW_CHARS)})"
+        retries = Retries(self.settings.retry, label, self.log, max_attempts=self.retries + 1)
+        try:
+            return call_with_retries(lambda: self._call(item), retries)
+        except TuneTheModelError as error:
+            self._stop.set()  # before this worker can pick up another item
+            tries = f" after {retries.attempt} attempts" if retries.attempt > 1 else ""
+            raise TuneTheModelBatchItemError(f"{label} failed{tries}: {error}", index=index) from error
+        finally:
+            with self._lock:
+                self.retried += retries.attempt - 1
+
+    def _call(self, item: ItemT) -> ResultT:
+        if self._stop.is_set():
+            raise _Cancelled
+        return self.call(self._transport(), item)
 
 
 def _first_failure(futures: list[Future[Any]]) -> BaseException:
     """The first failure in input order, skipping the items that were stopped because of it."""
     errors = [future.exception() for future in futures if not future.cancelled()]
     return next(error for error in errors if error is not None and not isinstance(error, _Cancelled))
-
-
-def _preview(item: object) -> str:
-    text = repr(item)
-    return text if len(text) <= _PREVIEW_CHARS else f"{text[:_PREVIEW_CHARS]}..."

@@ -14,40 +14,37 @@ connection, once per attempt, without a log line or a backoff wait, when it is i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import gc
 import http.client
 import os
 import ssl
-import time
 from asyncio import timeout as total_timeout
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3.exceptions
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from airflow_provider_ttm import __version__
+from airflow_provider_ttm.api.errors import TuneTheModelError, TuneTheModelTransportError
 from airflow_provider_ttm.api.redaction import redact
 from airflow_provider_ttm.api.replies import MAX_REPLY_BYTES, decode_reply
-from airflow_provider_ttm.api.retry import may_have_taken_effect
-from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelTransportError
+from airflow_provider_ttm.api.retry import Retries
 from airflow_provider_ttm.hooks.deadline import KEEPALIVE_EXPIRY_SECONDS, AttemptDeadline, BoundedAdapter
+from airflow_provider_ttm.hooks.retrying import acall_with_retries, call_with_retries
 from airflow_provider_ttm.network import Egress, proxy_failure
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
-    from typing import TypeAlias
 
     import httpx
 
     from airflow_provider_ttm.api.endpoints import ApiRequest
+    from airflow_provider_ttm.api.retry import RetryLog
     from airflow_provider_ttm.connection_settings import ConnectionSettings
-
-    #: Called when a non-idempotent request may have taken effect; see ``SyncTransport.send``.
-    Recovery: TypeAlias = Callable[[TuneTheModelError], Any | None]
+    from airflow_provider_ttm.hooks.retrying import Recovery
 
 _CHUNK_BYTES = 64 * 1024
 #: What a blocking attempt may raise when the network or the deadline cuts it short (``requests``
@@ -68,38 +65,21 @@ def request_headers(settings: ConnectionSettings) -> dict[str, str]:
     }
 
 
-class RetryLog(Protocol):
-    """The part of a logger the transports use."""
-
-    def warning(self, event: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Log a warning."""
-
-
-class _RetryingTransport:
-    """What both transports share: settings, and the decision and log line of each retry."""
+class _Transport:
+    """What both transports share: settings, the retries of a request, the error of no answer."""
 
     def __init__(self, settings: ConnectionSettings, log: RetryLog) -> None:
         self.settings = settings
         self.log = log
         self.proxy: str | None = None  # the proxy requests go through, set by each transport
 
-    def _wait_before_retry(
-        self, request: ApiRequest, error: TuneTheModelError, attempt: int, *, idempotent: bool
-    ) -> float:
-        """Seconds to wait before the next attempt, logged once at WARNING; re-raise if none."""
-        wait = self.settings.retry.plan_retry(error, attempt, idempotent=idempotent)
-        if wait is None:
-            raise error
-        self.log.warning(
-            "Tune The Model %s %s failed on attempt %d of %d: %s. Retrying in %.1f s.",
-            request.method,
-            request.path,
-            attempt,
-            self.settings.retry.max_attempts,
-            str(error).rstrip("."),
-            wait,
+    def _retries(self, request: ApiRequest) -> Retries:
+        return Retries(
+            self.settings.retry,
+            f"Tune The Model {request.method} {request.path}",
+            self.log,
+            idempotent=request.idempotent,
         )
-        return wait
 
     def _transport_error(
         self, request: ApiRequest, error: BaseException, *, sent: bool, timed_out: bool
@@ -132,7 +112,7 @@ class _StaleConnection(Exception):
         self.error = error
 
 
-class SyncTransport(_RetryingTransport):
+class SyncTransport(_Transport):
     """Blocking transport over one pooled ``requests.Session``.
 
     :param settings: the connection's settings.
@@ -155,23 +135,10 @@ class SyncTransport(_RetryingTransport):
         """Send ``request``, retrying what the policy allows; return the decoded JSON reply.
 
         :param request: what to send.
-        :param recover: for a non-idempotent request whose attempt may have taken effect: returns
-            the reply the service would have given (found another way), None when it surely did
-            not take effect (so it may be sent again), or raises.
+        :param recover: for a non-idempotent request whose attempt may have taken effect (see
+            ``hooks.retrying.Recovery``).
         """
-        attempt = 1
-        while True:
-            try:
-                return self.send_once(request)
-            except TuneTheModelError as error:
-                idempotent = request.idempotent
-                if recover is not None and not idempotent and may_have_taken_effect(error):
-                    recovered = recover(error)
-                    if recovered is not None:
-                        return recovered
-                    idempotent = True
-                time.sleep(self._wait_before_retry(request, error, attempt, idempotent=idempotent))
-                attempt += 1
+        return call_with_retries(lambda: self.send_once(request), self._retries(request), recover=recover)
 
     def send_once(self, request: ApiRequest) -> Any:
         """Send ``request`` as one attempt (see the module docstring); return the decoded JSON reply."""
@@ -225,7 +192,7 @@ class SyncTransport(_RetryingTransport):
         self.session.close()
 
 
-class AsyncTransport(_RetryingTransport):
+class AsyncTransport(_Transport):
     """Non-blocking transport over one ``httpx.AsyncClient``, for triggers.
 
     :param settings: the connection's settings.
@@ -260,14 +227,7 @@ class AsyncTransport(_RetryingTransport):
         :param parse: made of the decoded reply in the same step as the decoding, with Python's
             cyclic garbage collector paused (see ``collector_paused``); its result is returned.
         """
-        attempt = 1
-        while True:
-            try:
-                return await self.send_once(request, parse=parse)
-            except TuneTheModelError as error:
-                idempotent = request.idempotent
-                await asyncio.sleep(self._wait_before_retry(request, error, attempt, idempotent=idempotent))
-                attempt += 1
+        return await acall_with_retries(lambda: self.send_once(request, parse=parse), self._retries(request))
 
     async def send_once(self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None) -> Any:
         """Send ``request`` as one attempt (see the module docstring); return the decoded JSON reply.

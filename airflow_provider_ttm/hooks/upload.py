@@ -11,21 +11,22 @@ retried. The connection's ``timeout`` bounds each attempt in total, as for API c
 from __future__ import annotations
 
 import http.client
-import time
 from typing import TYPE_CHECKING
 
 import requests
 import urllib3.exceptions
 
 from airflow_provider_ttm import __version__
+from airflow_provider_ttm.api.errors import TuneTheModelTransportError
 from airflow_provider_ttm.api.files import describe_url, upload_error
-from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelTransportError
+from airflow_provider_ttm.api.retry import Retries
 from airflow_provider_ttm.hooks.deadline import AttemptDeadline, BoundedAdapter
+from airflow_provider_ttm.hooks.retrying import call_with_retries
 from airflow_provider_ttm.network import Egress, proxy_failure
 
 if TYPE_CHECKING:
+    from airflow_provider_ttm.api.retry import RetryLog
     from airflow_provider_ttm.connection_settings import ConnectionSettings
-    from airflow_provider_ttm.hooks.transport import RetryLog
 
 _EXCERPT_BYTES = 2048
 #: What a PUT may raise when the network or the deadline cuts it short.
@@ -55,25 +56,8 @@ class UploadTransport:
 
         :raises TuneTheModelError: when the upload failed for good.
         """
-        attempt = 1
-        while True:
-            try:
-                self.put_once(url, body)
-                return
-            except TuneTheModelError as error:
-                wait = self.settings.retry.plan_retry(error, attempt, idempotent=True)
-                if wait is None:
-                    raise
-                self.log.warning(
-                    "Upload to %s failed on attempt %d of %d: %s. Retrying in %.1f s.",
-                    describe_url(url),
-                    attempt,
-                    self.settings.retry.max_attempts,
-                    error,
-                    wait,
-                )
-                time.sleep(wait)
-                attempt += 1
+        retries = Retries(self.settings.retry, f"Upload to {describe_url(url)}", self.log)
+        call_with_retries(lambda: self.put_once(url, body), retries)
 
     def put_once(self, url: str, body: bytes) -> None:
         """PUT ``body`` to ``url`` exactly once, within the connection's timeout in total."""

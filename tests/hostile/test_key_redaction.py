@@ -126,7 +126,7 @@ def test_an_echoed_key_is_redacted_from_errors_and_retry_logs(
         log = RecordingLog()
         error = send(hostile_server, log)
         assert isinstance(error, TuneTheModelApiError)
-        assert error.http_status == status
+        assert error.status_code == status
         _assert_no_key(str(error))
         _assert_no_key(repr(error))
         for line in log.lines:

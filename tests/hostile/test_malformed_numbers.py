@@ -97,4 +97,4 @@ def test_an_error_body_with_such_numbers_still_maps_to_its_status(
 ) -> None:
     hostile_server.respond(Reply(status=status, body=BAD_BODIES[name]))
     outcome, _ = _sync_send(hostile_server)
-    assert getattr(outcome, "http_status", None) == status, repr(outcome)
+    assert getattr(outcome, "status_code", None) == status, repr(outcome)

@@ -52,7 +52,7 @@ def test_wrong_key_is_rejected_without_echoing_it(ttm_emulator, monkeypatch) -> 
 
     with pytest.raises(TuneTheModelAuthenticationError) as error:
         hook.list_models()
-    assert error.value.http_status == 401
+    assert error.value.status_code == 401
     assert "not-the-right-key-42" not in str(error.value)
     ok, message = hook.test_connection()
     assert ok is False
@@ -63,7 +63,7 @@ def test_wrong_key_is_rejected_without_echoing_it(ttm_emulator, monkeypatch) -> 
 def test_unknown_model_is_not_found(ttm_emulator) -> None:
     with pytest.raises(TuneTheModelNotFoundError) as error:
         TuneTheModelHook().get_model("0" * 32)
-    assert error.value.http_status == 404
+    assert error.value.status_code == 404
 
 
 def test_test_connection_reports_success(ttm_emulator) -> None:

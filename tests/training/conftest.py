@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 import responses
 
-import airflow_provider_ttm.hooks.batch as batch_module
 import airflow_provider_ttm.hooks.polling as polling_module
-import airflow_provider_ttm.hooks.transport as transport_module
+import airflow_provider_ttm.hooks.retrying as retrying_module
 import airflow_provider_ttm.hooks.ttm as hook_module
-import airflow_provider_ttm.hooks.upload as upload_module
 
 API = "https://api.example.test"
 API_KEY = "secret-key-train-123"
@@ -100,9 +98,9 @@ class _RecordingTime:
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The seconds the transports, the upload, the batch runner and the polls waited, in order."""
+    """The seconds the retries (of API calls, uploads, batch items) and the polls waited, in order."""
     recorded: list[float] = []
     fake = _RecordingTime(recorded)
-    for module in (transport_module, upload_module, batch_module, polling_module, hook_module):
+    for module in (retrying_module, polling_module, hook_module):
         monkeypatch.setattr(module, "time", fake)
     return recorded

@@ -21,7 +21,7 @@ try:  # Airflow 3 logs through structlog; Airflow 2.11 through the standard libr
 except ImportError:  # pragma: no cover - Airflow 2.11
     capture_logs = None
 
-import airflow_provider_ttm.hooks.transport as transport_module
+import airflow_provider_ttm.hooks.retrying as retrying_module
 import airflow_provider_ttm.hooks.ttm as hook_module
 
 API = "https://api.example.test"
@@ -109,9 +109,9 @@ class _RecordingAsyncio:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The seconds each transport (sync or async) and the hook waited, in order."""
     recorded: list[float] = []
-    monkeypatch.setattr(transport_module, "time", _RecordingTime(recorded))
+    monkeypatch.setattr(retrying_module, "time", _RecordingTime(recorded))
     monkeypatch.setattr(hook_module, "time", _RecordingTime(recorded))
-    monkeypatch.setattr(transport_module, "asyncio", _RecordingAsyncio(recorded))
+    monkeypatch.setattr(retrying_module, "asyncio", _RecordingAsyncio(recorded))
     return recorded
 
 

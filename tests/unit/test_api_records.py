@@ -170,7 +170,7 @@ def test_parse_model_refuses_objects_without_id_or_status(payload, cause) -> Non
         parse_model(payload)
 
     assert cause in str(raised.value)
-    assert raised.value.http_status == 200
+    assert raised.value.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -293,7 +293,7 @@ def test_an_id_that_is_not_a_model_id_makes_the_reply_malformed(bad_id: str, spe
     for parse in (parse_model_list, ModelIndex):
         with pytest.raises(TuneTheModelMalformedResponseError, match="the model id in the reply") as raised:
             parse({"models": [good, entry]})
-        assert raised.value.http_status == 200
+        assert raised.value.status_code == 200
     with pytest.raises(TuneTheModelMalformedResponseError, match="the model id in the reply"):
         parse_model(entry)
 
@@ -374,7 +374,7 @@ def test_a_file_id_that_is_not_an_id_makes_a_file_list_malformed(bad_id: str, sp
     with pytest.raises(TuneTheModelMalformedResponseError, match="the file id in the reply") as raised:
         parse_file_list({"files": [good, {spelling: bad_id, "status": "FileReady"}]})
 
-    assert raised.value.http_status == 200
+    assert raised.value.status_code == 200
     assert parse_file_list({"files": [good]})[0].file_id == "f1"
 
 

@@ -55,7 +55,7 @@ def test_error_statuses_map_to_their_exception(status_code: int, exception, retr
 
     error = raised.value
     assert type(error) is exception
-    assert error.http_status == status_code
+    assert error.status_code == status_code
     assert error.retryable is retryable
     assert f"HTTP {status_code}" in str(error)
     assert "the service's own words" in str(error)
@@ -148,7 +148,7 @@ def test_redirects_are_refused_not_followed(status_code: int) -> None:
     with pytest.raises(TuneTheModelBadRequestError) as raised:
         decode_reply(status_code, b"")
 
-    assert raised.value.http_status == status_code
+    assert raised.value.status_code == status_code
     assert raised.value.retryable is False
     assert f"redirect (HTTP {status_code})" in str(raised.value)
     assert "Base URL" in str(raised.value)
@@ -168,7 +168,7 @@ def test_a_success_that_is_not_json_is_malformed(body: bytes, first_bytes: str) 
         decode_reply(200, body)
 
     message = str(raised.value)
-    assert raised.value.http_status == 200
+    assert raised.value.status_code == 200
     assert f"HTTP 200, {len(body)} bytes" in message
     assert first_bytes in message
 
@@ -177,7 +177,7 @@ def test_an_oversize_success_is_refused_unparsed() -> None:
     with pytest.raises(TuneTheModelMalformedResponseError) as raised:
         decode_reply(200, b'{"models": []}', truncated=True)
 
-    assert raised.value.http_status == 200
+    assert raised.value.status_code == 200
     assert f"larger than {MAX_REPLY_BYTES} bytes (HTTP 200)" in str(raised.value)
 
 

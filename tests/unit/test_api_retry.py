@@ -6,7 +6,6 @@ import datetime as dt
 import random
 from email.utils import format_datetime
 
-import pendulum
 import pytest
 
 from airflow_provider_ttm.api.replies import error_for_status
@@ -197,7 +196,7 @@ def test_parse_retry_after_delay_seconds(header: str | None, expected: float | N
     assert parse_retry_after(header) == expected
 
 
-NOW = pendulum.datetime(2015, 10, 21, 7, 27, 0, tz="UTC")
+NOW = dt.datetime(2015, 10, 21, 7, 27, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The exception hierarchy: Airflow base classes, retryable flags and the data each error carries."""
+"""The exception hierarchy: plain API errors, Airflow's kinds at the edge, retryable flags and data."""
 
 from __future__ import annotations
 
@@ -44,19 +44,23 @@ from airflow_provider_ttm.exceptions import (
         (TuneTheModelWaitTimeoutError("x"), False),
     ],
 )
-def test_every_error_is_an_airflow_exception_with_its_retryable_flag(
-    error: TuneTheModelError, retryable: bool
-) -> None:
+def test_every_error_has_its_retryable_flag(error: TuneTheModelError, retryable: bool) -> None:
     assert isinstance(error, TuneTheModelError)
-    assert isinstance(error, AirflowException)
     assert error.retryable is retryable
     assert str(error) == "x"
+
+
+def test_the_api_errors_are_plain_exceptions_and_only_the_edge_ones_are_airflow_kinds() -> None:
+    assert not issubclass(TuneTheModelError, AirflowException)
+    assert TuneTheModelError.__mro__[1] is Exception
+    assert issubclass(TuneTheModelFitFailedError, AirflowException)
+    assert issubclass(TuneTheModelWaitTimeoutError, AirflowException)
 
 
 def test_api_errors_keep_the_status_code() -> None:
     error = TuneTheModelNotFoundError("gone", status_code=404)
 
-    assert error.http_status == 404
+    assert error.status_code == 404
     assert isinstance(error, TuneTheModelApiError)
 
 

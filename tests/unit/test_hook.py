@@ -285,7 +285,7 @@ def test_retries_stop_at_max_attempts_with_jittered_doubling_waits(
     with pytest.raises(TuneTheModelServerError, match=r"HTTP 500\): kaput") as raised:
         hook.list_models()
 
-    assert raised.value.http_status == 500
+    assert raised.value.status_code == 500
     assert len(http.calls) == 3
     assert len(waits) == 2
     assert 0.0 <= waits[0] <= 1.0
