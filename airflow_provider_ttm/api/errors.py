@@ -1,22 +1,17 @@
 """The errors of the Tune The Model API, as plain exceptions (no Airflow here, as in h11).
 
-Every class carries ``retryable`` (may the same request succeed later) and ``status_code`` (the
-HTTP status of the reply, when there was one). The Airflow-facing failures (a failed fit that no
-retry can mend, a wait that ran out of time) are made at the edge, in ``airflow_provider_ttm.exceptions``.
+Every class carries ``retryable`` (may the same request succeed later); those about a reply carry
+its HTTP ``status_code``. The Airflow-facing failures (a failed fit that no retry can mend, a wait
+that ran out of time) are made at the edge, in ``airflow_provider_ttm.exceptions``.
 """
 
 from __future__ import annotations
 
 
 class TuneTheModelError(Exception):
-    """Base class of every error this provider raises.
-
-    ``retryable`` says whether the same request may succeed later; ``status_code`` is the HTTP
-    status of the reply the error comes from (None when there was none).
-    """
+    """Base class of every error this provider raises; ``retryable``: may the same request succeed later."""
 
     retryable: bool = False
-    status_code: int | None = None
 
 
 class TuneTheModelConnectionConfigError(TuneTheModelError):

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.api.datasets import Dataset
     from airflow_provider_ttm.api.endpoints import ApiRequest
     from airflow_provider_ttm.api.inference import GenerationOptions
-    from airflow_provider_ttm.hooks.transport import Recovery
+    from airflow_provider_ttm.hooks.retrying import Recovery
 
 ResultT = TypeVar("ResultT")
 

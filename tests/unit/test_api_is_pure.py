@@ -38,7 +38,9 @@ _PROBE = textwrap.dedent(
 
 def test_every_api_module_imports_and_parses_without_airflow_pendulum_or_http_libraries() -> None:
     probe = f"BLOCKED = {_BLOCKED!r}\n{_PROBE}"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
 
     assert result.returncode == 0, result.stderr
     count, leaked = result.stdout.split(maxsplit=1)
