@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_ttm.api.endpoints import API_PREFIX
+from airflow_provider_ttm.api.endpoints import API_PREFIX, read_integer
 from airflow_provider_ttm.api.errors import TuneTheModelConnectionConfigError
 from airflow_provider_ttm.api.parsing import is_loopback_host
 from airflow_provider_ttm.api.retry import RetryPolicy
@@ -197,12 +197,10 @@ class _ExtraReader:
         value = self._raw(name)
         if value is None:
             return default
-        text = str(value).strip()
-        if isinstance(value, bool) or not (text.isascii() and text.isdecimal()):
+        number = read_integer(value)
+        if isinstance(number, bool) or not isinstance(number, int) or not minimum <= number <= maximum:
             raise self._error(name, f"a whole number from {minimum} to {maximum}", value)
-        if not minimum <= int(text) <= maximum:
-            raise self._error(name, f"a whole number from {minimum} to {maximum}", value)
-        return int(text)
+        return number
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self._raw(name)

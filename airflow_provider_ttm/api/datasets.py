@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from airflow_provider_ttm.api.endpoints import MODEL_TYPES, validate_model_type
+from airflow_provider_ttm.api.endpoints import MODEL_TYPES, read_integer, shown, validate_model_type
 
 MIN_ROWS = 32
 DATA_FORMATS = ("csv", "jsonl", "json")
@@ -27,7 +27,6 @@ DEFAULT_TARGET_COLUMNS = {"classifier": "class", "generator": "output"}
 #: The key of the target column in the service's dataset form.
 TARGET_KEYS = {"classifier": "classes", "generator": "outputs"}
 _SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
-_SHOWN_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def _rows(
         else:
             raise ValueError(
                 f"{param}: row {index} must be a mapping of columns or an (input, target) pair; "
-                f"got {_shown(row)}."
+                f"got {shown(row)}."
             )
     return inputs, targets
 
@@ -155,16 +154,15 @@ def _cell(param: str, index: int, row: Mapping[Any, Any], column: str) -> Any:
 
 def _text(param: str, index: int, what: str, value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{param}: row {index}: the {what} must be text; got {_shown(value)}.")
+        raise ValueError(f"{param}: row {index}: the {what} must be text; got {shown(value)}.")
     return value
 
 
 def _class_index(param: str, index: int, value: object, num_classes: int | None) -> int:
     """A class index: a whole number >= 0 (a string of digits, as CSV gives, is read as one)."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
-        value = int(value.strip())
+    value = read_integer(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{param}: row {index}: the class must be a whole number >= 0; got {_shown(value)}.")
+        raise ValueError(f"{param}: row {index}: the class must be a whole number >= 0; got {shown(value)}.")
     if num_classes is not None and value >= num_classes:
         raise ValueError(
             f"{param}: row {index}: class {value} is out of range for a model of {num_classes} "
@@ -242,8 +240,3 @@ def inputs_from(param: str, value: object, *, input_column: str = DEFAULT_INPUT_
             f"a CSV, JSON Lines or JSON file; got {type(value).__name__}."
         )
     return [_text(param, index, "input", item) for index, item in enumerate(items)]
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}..."

@@ -77,12 +77,17 @@ def create_model(
 
 def get_model_status(model_name: str) -> ApiRequest:
     """``GET /v0/models/{model_name}/status``: one model."""
-    return ApiRequest("GET", f"{_model_path(model_name)}/status")
+    return ApiRequest("GET", model_path(model_name, "status"))
 
 
 def delete_model(model_name: str) -> ApiRequest:
     """``DELETE /v0/models/{model_name}/delete``: delete a model (idempotent: gone stays gone)."""
-    return ApiRequest("DELETE", f"{_model_path(model_name)}/delete")
+    return ApiRequest("DELETE", model_path(model_name, "delete"))
+
+
+def model_path(model_name: str, action: str) -> str:
+    """The path of one of a model's endpoints, ``/v0/models/{model_name}/{action}``; the id checked."""
+    return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}/{action}"
 
 
 def validate_model_type(model_type: object) -> str:
@@ -102,22 +107,27 @@ def validate_name(name: object) -> str:
 
 
 def validate_model_name(value: object, *, param: str = "model_name") -> str:
+    """Return a model id that is safe to put in a URL path, else raise ValueError naming ``param``."""
+    return validate_id(value, param=param, what="a model id", origin="by the create call")
+
+
+def validate_id(value: object, *, param: str, what: str, origin: str) -> str:
     """Return a model or file id that is safe to put in a URL path, else raise ValueError.
 
     Ids are letters, digits, ``_`` and ``-`` (the service's are 32 hex characters), so a value such
     as ``../x`` or ``a/b?c`` can never reach another path.
+
+    :param value: the id to check.
+    :param param: the parameter it came from, named in the error.
+    :param what: ``a model id`` or ``a file id``.
+    :param origin: where such ids come from, for the error (``by the create call``).
     """
     if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
-        shown = value if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]}..."
         raise ValueError(
-            f"{param} must be a model id of 1 to 128 letters, digits, '_' or '-' "
-            f"(as returned by the create call); got {shown!r}."
+            f"{param} must be {what} of 1 to 128 letters, digits, '_' or '-' (as returned {origin}); "
+            f"got {shown(value)}."
         )
     return value
-
-
-def _model_path(model_name: str) -> str:
-    return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}"
 
 
 def whole_number(param: str, value: object, *, minimum: int, maximum: int = MAX_WHOLE_NUMBER) -> int:
@@ -127,10 +137,7 @@ def whole_number(param: str, value: object, *, minimum: int, maximum: int = MAX_
     as is anything above ``maximum`` (by default the largest 64-bit integer, which the service's
     JSON can carry; a longer string of digits is never even converted).
     """
-    number = value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
-        digits = value.strip()
-        number = int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
+    number = read_integer(value)
     if isinstance(number, bool) or not isinstance(number, int) or not minimum <= number <= maximum:
         too_big = isinstance(number, int) and number > maximum
         upper = f" and at most {maximum}" if too_big or maximum != MAX_WHOLE_NUMBER else ""
@@ -138,9 +145,32 @@ def whole_number(param: str, value: object, *, minimum: int, maximum: int = MAX_
     return number
 
 
+def read_integer(value: object, *, signed: bool = False) -> object:
+    """``value`` as an int when it is text of ASCII digits (as a rendered template or a CSV cell
+    gives), with a leading ``-`` when ``signed``; anything else is returned unchanged.
+
+    Text of more digits than the largest 64-bit integer becomes a number beyond it, unconverted
+    (so a million digits cost nothing and still fail the range check that follows).
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    negative = signed and text.startswith("-")
+    digits = text[1:] if negative else text
+    if not (digits.isascii() and digits.isdecimal()):
+        return value
+    if len(digits) > len(str(MAX_WHOLE_NUMBER)):
+        return -(MAX_WHOLE_NUMBER + 1) if negative else MAX_WHOLE_NUMBER + 1
+    return int(text)
+
+
 def shown(value: object, limit: int = 40) -> str:
     """``repr(value)`` cut to about ``limit`` characters, for error messages (safe for huge numbers)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
-    text = repr(value)
+    return shortened(repr(value), limit)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with ``...`` when it was longer."""
     return text if len(text) <= limit else f"{text[:limit]}..."

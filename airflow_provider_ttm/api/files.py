@@ -8,12 +8,17 @@ through ``statuses`` only.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_ttm.api.endpoints import API_PREFIX, ApiRequest, validate_model_type, validate_name
+from airflow_provider_ttm.api.endpoints import (
+    API_PREFIX,
+    ApiRequest,
+    validate_id,
+    validate_model_type,
+    validate_name,
+)
 from airflow_provider_ttm.api.errors import (
     TuneTheModelApiError,
     TuneTheModelBadRequestError,
@@ -25,7 +30,6 @@ from airflow_provider_ttm.api.replies import excerpt
 from airflow_provider_ttm.api.retry import parse_retry_after
 from airflow_provider_ttm.api.statuses import FileStatus, has_file_failed, is_file_ready
 
-_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _FILE_ID_KEYS = ("id", "file_id")
 _FILE_NAME_KEYS = ("file_name", "name")
 _KNOWN_KEYS = frozenset({*_FILE_ID_KEYS, *_FILE_NAME_KEYS, "status", "task_type", "upload_url"})
@@ -124,26 +128,21 @@ def create_file(name: str, task_type: str) -> ApiRequest:
 
 def get_file_status(file_id: str) -> ApiRequest:
     """``GET /v0/files/{file_id}/status``: one file."""
-    return ApiRequest("GET", f"{_file_path(file_id)}/status")
+    return ApiRequest("GET", _file_path(file_id, "status"))
 
 
 def delete_file(file_id: str) -> ApiRequest:
     """``DELETE /v0/files/{file_id}/delete``: delete a file (idempotent: gone stays gone)."""
-    return ApiRequest("DELETE", f"{_file_path(file_id)}/delete")
+    return ApiRequest("DELETE", _file_path(file_id, "delete"))
 
 
 def validate_file_id(value: object, *, param: str = "file_id") -> str:
     """Return a file id that is safe to put in a URL path, else raise ValueError naming ``param``."""
-    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
-        raise ValueError(
-            f"{param} must be a file id of 1 to 128 letters, digits, '_' or '-' (as returned when the "
-            f"file was created); got {value!r}."
-        )
-    return value
+    return validate_id(value, param=param, what="a file id", origin="when the file was created")
 
 
-def _file_path(file_id: str) -> str:
-    return f"{API_PREFIX}/files/{quote(validate_file_id(file_id), safe='')}"
+def _file_path(file_id: str, action: str) -> str:
+    return f"{API_PREFIX}/files/{quote(validate_file_id(file_id), safe='')}/{action}"
 
 
 def checked_upload_url(record: FileRecord, *, allow_http: bool) -> str:

@@ -13,17 +13,16 @@ import contextlib
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Final, TypeGuard
-from urllib.parse import quote
 
 from airflow_provider_ttm.api.endpoints import (
     API_PREFIX,
     MAX_WHOLE_NUMBER,
     ApiRequest,
+    model_path,
+    read_integer,
     shown,
-    validate_model_name,
     whole_number,
 )
-from airflow_provider_ttm.api.errors import TuneTheModelMalformedResponseError
 from airflow_provider_ttm.api.parsing import malformed
 
 #: The few-shot generator the service serves to every key without training (the SDK's ``generate()``).
@@ -132,14 +131,7 @@ def _is_finite_number(value: object) -> TypeGuard[int | float]:
 
 
 def _seed(value: object) -> int:
-    text = value.strip() if isinstance(value, str) else None
-    if (
-        text is not None
-        and text.lstrip("-").isdecimal()
-        and text.isascii()
-        and len(text) <= len(str(-MAX_WHOLE_NUMBER))
-    ):
-        value = int(text)
+    value = read_integer(value, signed=True)
     if isinstance(value, bool) or not isinstance(value, int) or not abs(value) <= MAX_WHOLE_NUMBER:
         raise ValueError(
             f"seed must be a whole number from {-MAX_WHOLE_NUMBER} to {MAX_WHOLE_NUMBER}; got {shown(value)}."
@@ -166,7 +158,7 @@ def _delimiters(value: object) -> tuple[str, ...]:
 
 def classify(model_name: str, text: str) -> ApiRequest:
     """``POST /v0/models/{model_name}/classify``: class scores for one input text."""
-    return ApiRequest("POST", f"{_model_path(model_name)}/classify", json={"input": _input(text)})
+    return ApiRequest("POST", model_path(model_name, "classify"), json={"input": _input(text)})
 
 
 def generate(model_name: str, text: str, options: GenerationOptions | None = None) -> ApiRequest:
@@ -177,7 +169,7 @@ def generate(model_name: str, text: str, options: GenerationOptions | None = Non
     :param options: the generation knobs; unset ones are left to the service.
     """
     body = {"input": _input(text), **(options or GenerationOptions()).body()}
-    return ApiRequest("POST", f"{_model_path(model_name)}/generate", json=body)
+    return ApiRequest("POST", model_path(model_name, "generate"), json=body)
 
 
 def list_public_models() -> ApiRequest:
@@ -191,10 +183,6 @@ def _input(text: object) -> str:
     return text
 
 
-def _model_path(model_name: str) -> str:
-    return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}"
-
-
 def parse_scores(payload: object) -> list[float]:
     """The scores of a classify reply ``{"answer": {"scores": [...]}}``: one (binary) or one per class.
 
@@ -206,14 +194,14 @@ def parse_scores(payload: object) -> list[float]:
         or not scores
         or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scores)
     ):
-        raise _malformed("classify reply has no 'scores' list of numbers")
+        raise malformed("classify reply has no 'scores' list of numbers")
     if len(scores) == 2:  # the same every time: not worth asking again
-        raise _malformed(
+        raise malformed(
             "classify reply has 2 scores; a binary classifier answers one (the probability of class 1)",
             retryable=False,
         )
     if not all(_is_finite_number(score) for score in scores):
-        raise _malformed("classify reply has a score that is not a finite number")
+        raise malformed("classify reply has a score that is not a finite number")
     return [float(score) for score in scores]
 
 
@@ -221,12 +209,12 @@ def parse_responses(payload: object) -> list[str]:
     """The texts of a generate reply ``{"answer": {"responses": [{"response": "..."}, ...]}}``."""
     responses = _answer(payload).get("responses")
     if not isinstance(responses, list):
-        raise _malformed("generate reply has no 'responses' list")
+        raise malformed("generate reply has no 'responses' list")
     texts = []
     for item in responses:
         text = item.get("response") if isinstance(item, dict) else None
         if not isinstance(text, str):
-            raise _malformed("generate reply has a response without a 'response' string")
+            raise malformed("generate reply has a response without a 'response' string")
         texts.append(text)
     return texts
 
@@ -267,7 +255,7 @@ def predicted_classes(batch: list[list[float]], threshold: float = DEFAULT_THRES
     counts = {len(scores) for scores in batch}
     if len(counts) > 1:
         first = next(i for i, scores in enumerate(batch) if len(scores) != len(batch[0]))
-        raise _malformed(
+        raise malformed(
             f"classify replies of one model disagree on the number of scores: input 0 got "
             f"{len(batch[0])}, input {first} got {len(batch[first])}",
             retryable=False,
@@ -278,12 +266,5 @@ def predicted_classes(batch: list[list[float]], threshold: float = DEFAULT_THRES
 def _answer(payload: object) -> dict[str, Any]:
     answer = payload.get("answer") if isinstance(payload, dict) else None
     if not isinstance(answer, dict):
-        raise _malformed("expected an object with an 'answer' object")
+        raise malformed("expected an object with an 'answer' object")
     return answer
-
-
-def _malformed(detail: str, *, retryable: bool = True) -> TuneTheModelMalformedResponseError:
-    """``parsing.malformed``; not retryable when the service would answer the same again."""
-    error = malformed(detail)
-    error.retryable = retryable
-    return error

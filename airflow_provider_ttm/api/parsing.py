@@ -44,10 +44,14 @@ def identified(
     return payload, object_id, status
 
 
-def malformed(detail: str) -> TuneTheModelMalformedResponseError:
-    """The error for a successful reply whose content is not what the API documents."""
+def malformed(detail: str, *, retryable: bool = True) -> TuneTheModelMalformedResponseError:
+    """The error for a successful reply whose content is not what the API documents.
+
+    :param detail: what was wrong.
+    :param retryable: False when the service would answer the same again.
+    """
     return TuneTheModelMalformedResponseError(
-        f"Unexpected reply from Tune The Model: {detail}", status_code=200
+        f"Unexpected reply from Tune The Model: {detail}", status_code=200, retryable=retryable
     )
 
 

@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+from airflow_provider_ttm.api.endpoints import shortened
 from airflow_provider_ttm.api.errors import (
     TuneTheModelApiError,
     TuneTheModelAuthenticationError,
@@ -156,8 +157,7 @@ def excerpt(body: bytes, secret: str | None = None) -> str:
     :param secret: a value (the API key) to blank out, in any encoding, before shortening.
     """
     text = redact(body[:_REDACTED_BYTES].decode("utf-8", errors="replace"), secret)
-    shortened = text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
-    return repr(shortened)
+    return repr(shortened(text, _EXCERPT_CHARS))
 
 
 def _service_message(body: bytes, secret: str | None) -> str:
@@ -168,7 +168,7 @@ def _service_message(body: bytes, secret: str | None) -> str:
     if isinstance(payload, dict):
         for key in ("detail", "message", "error"):
             if isinstance(payload.get(key), str):
-                return redact(str(payload[key]), secret)[:_EXCERPT_CHARS]
+                return shortened(redact(str(payload[key]), secret), _EXCERPT_CHARS)
     try:  # quoted as decoded, so a key hidden by JSON escapes over another encoding is found too
         decoded = json.dumps(redact_strings(payload, secret) if secret else payload, ensure_ascii=False)
     except RecursionError:

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from airflow_provider_ttm.api.endpoints import (
-    API_PREFIX,
-    ApiRequest,
-    validate_model_name,
-    validate_model_type,
-    whole_number,
-)
+from airflow_provider_ttm.api.endpoints import ApiRequest, model_path, validate_model_type, whole_number
 from airflow_provider_ttm.api.files import validate_file_id
 
 if TYPE_CHECKING:
@@ -34,16 +27,12 @@ def bind_datasets(model_name: str, train_file: str, validate_file: str) -> ApiRe
         "train_file": validate_file_id(train_file, param="train_file"),
         "validate_file": validate_file_id(validate_file, param="validate_file"),
     }
-    return ApiRequest("POST", f"{_model_path(model_name)}/bind", json=body)
+    return ApiRequest("POST", model_path(model_name, "bind"), json=body)
 
 
 def fit_model(model_name: str) -> ApiRequest:
     """``POST /v0/models/{model_name}/fit``: start training (not idempotent: it may be billed twice)."""
-    return ApiRequest("POST", f"{_model_path(model_name)}/fit", idempotent=False)
-
-
-def _model_path(model_name: str) -> str:
-    return f"{API_PREFIX}/models/{quote(validate_model_name(model_name), safe='')}"
+    return ApiRequest("POST", model_path(model_name, "fit"), idempotent=False)
 
 
 def file_names(prefix: str) -> tuple[str, str]:

@@ -136,7 +136,7 @@ def test_num_classes_with_a_non_decimal_digit_is_refused_naming_the_parameter(va
 BAD_MODEL_IDS: list[tuple[object, str]] = [
     ("", "got ''"),
     ("   ", "got '   '"),
-    ("a" * 129, "got '" + "a" * 40 + "...'"),
+    ("a" * 129, "got '" + "a" * 39 + "...."),
     ("../x", "got '../x'"),
     ("..", "got '..'"),
     ("a/b?c", "got 'a/b?c'"),

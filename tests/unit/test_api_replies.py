@@ -100,7 +100,7 @@ def test_service_message_prefers_detail_over_message() -> None:
 def test_service_message_is_shortened_to_200_characters() -> None:
     error = error_for_status(400, json.dumps({"detail": "d" * 500}).encode())
 
-    assert str(error).endswith(": " + "d" * 200)
+    assert str(error).endswith(": " + "d" * 200 + "...")
 
 
 @pytest.mark.parametrize(
