@@ -28,7 +28,7 @@ from airflow_provider_ttm.api.errors import (
 from airflow_provider_ttm.api.parsing import first_string, identified, is_loopback_host, malformed
 from airflow_provider_ttm.api.replies import excerpt
 from airflow_provider_ttm.api.retry import parse_retry_after
-from airflow_provider_ttm.api.statuses import FileStatus, has_file_failed, is_file_ready
+from airflow_provider_ttm.api.statuses import FileStatus, StatusMeaning
 
 _FILE_ID_KEYS = ("id", "file_id")
 _FILE_NAME_KEYS = ("file_name", "name")
@@ -36,7 +36,7 @@ _KNOWN_KEYS = frozenset({*_FILE_ID_KEYS, *_FILE_NAME_KEYS, "status", "task_type"
 
 
 @dataclass(frozen=True)
-class FileRecord:
+class FileRecord(StatusMeaning):
     """One dataset file as the service describes it.
 
     :param file_id: the file's id, used in file URLs and in bind requests.
@@ -54,20 +54,8 @@ class FileRecord:
     upload_url: str | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def known_status(self) -> FileStatus | None:
-        """The documented status this record is in, or None for a status not known here."""
-        return FileStatus.parse(self.status)
-
-    @property
-    def is_ready(self) -> bool:
-        """Whether the service has processed the dataset and it can be bound to a model."""
-        return is_file_ready(self.status)
-
-    @property
-    def has_failed(self) -> bool:
-        """Whether the service could not process the dataset."""
-        return has_file_failed(self.status)
+    READY = FileStatus.READY
+    FAILED = FileStatus.FAILED
 
     def to_dict(self, *, with_upload_url: bool = False) -> dict[str, Any]:
         """Plain JSON-ready form, for XCom; the presigned upload URL only when asked for.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ttm.api.endpoints import validate_model_name
 from airflow_provider_ttm.api.parsing import first_string, identified, malformed
-from airflow_provider_ttm.api.statuses import ModelStatus
+from airflow_provider_ttm.api.statuses import ModelStatus, StatusMeaning
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -30,7 +30,7 @@ MAX_MODEL_NESTING = 32
 
 
 @dataclass(frozen=True)
-class ModelRecord:
+class ModelRecord(StatusMeaning):
     """One model as the service describes it.
 
     :param model_name: the model's id (32 hex characters), used in every model URL.
@@ -50,20 +50,8 @@ class ModelRecord:
     last_updated_time: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def known_status(self) -> ModelStatus | None:
-        """The documented status this record is in, or None for a status not known here."""
-        return ModelStatus.parse(self.status)
-
-    @property
-    def is_ready(self) -> bool:
-        """Whether the model is trained and can be called."""
-        return self.known_status is ModelStatus.READY
-
-    @property
-    def has_failed(self) -> bool:
-        """Whether the model's training failed."""
-        return self.known_status is ModelStatus.FIT_FAILED
+    READY = ModelStatus.READY
+    FAILED = ModelStatus.FIT_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form, for XCom: the reference's keys plus any extra fields."""

@@ -7,26 +7,33 @@ status this module does not know is kept as text rather than raising.
 
 from __future__ import annotations
 
-from enum import Enum, StrEnum
+from enum import StrEnum
 from functools import cache
-from typing import TypeVar
+from typing import ClassVar, Self
 
-_StatusT = TypeVar("_StatusT", bound=Enum)
+
+class Status(StrEnum):
+    """A status of the service; members match its text in any case."""
+
+    @classmethod
+    def parse(cls, text: object) -> Self | None:
+        """Return the status named by ``text`` (any case), or None for a status not known here."""
+        if not isinstance(text, str):
+            return None
+        member = _members(cls).get(text.strip().casefold())
+        return member if isinstance(member, cls) else None
+
+    def matches(self, text: object) -> bool:
+        """Whether ``text`` names this status (any case)."""
+        return type(self).parse(text) is self
 
 
 @cache
-def _index(cls: type[Enum]) -> dict[str, Enum]:
-    return {str(member.value).casefold(): member for member in cls}
+def _members(cls: type[Status]) -> dict[str, Status]:
+    return {member.value.casefold(): member for member in cls}
 
 
-def _parse(cls: type[_StatusT], text: object) -> _StatusT | None:
-    if not isinstance(text, str):
-        return None
-    member = _index(cls).get(text.strip().casefold())
-    return member if isinstance(member, cls) else None
-
-
-class ModelStatus(StrEnum):
+class ModelStatus(Status):
     """The statuses a model goes through, from creation to the end of training."""
 
     CREATED = "Created"
@@ -38,13 +45,8 @@ class ModelStatus(StrEnum):
     READY = "Ready"
     FIT_FAILED = "FitFailed"
 
-    @classmethod
-    def parse(cls, text: object) -> ModelStatus | None:
-        """Return the status named by ``text`` (any case), or None for a status not known here."""
-        return _parse(cls, text)
 
-
-class FileStatus(StrEnum):
+class FileStatus(Status):
     """The statuses of an uploaded dataset file."""
 
     CREATED = "FileCreated"
@@ -54,31 +56,16 @@ class FileStatus(StrEnum):
     READY = "FileReady"
     FAILED = "FileFailed"
 
-    @classmethod
-    def parse(cls, text: object) -> FileStatus | None:
-        """Return the status named by ``text`` (any case), or None for a status not known here."""
-        return _parse(cls, text)
-
 
 #: Statuses after which a model is being trained or is trained: fitting it again is wrong.
 MODEL_STATUSES_AFTER_FIT = frozenset(
     {ModelStatus.TRAIN_REQUESTED, ModelStatus.IN_QUEUE, ModelStatus.TRAINING, ModelStatus.READY}
 )
 
-
-def is_model_ready(status: str) -> bool:
-    """Whether ``status`` is the success end of a model's life cycle."""
-    return ModelStatus.parse(status) is ModelStatus.READY
-
-
-def has_model_failed(status: str) -> bool:
-    """Whether ``status`` is the failure end of a model's life cycle."""
-    return ModelStatus.parse(status) is ModelStatus.FIT_FAILED
-
-
-def is_model_status_known(status: str) -> bool:
-    """Whether ``status`` is one of the documented model statuses."""
-    return ModelStatus.parse(status) is not None
+#: Whether a status text is the success end of a model's life cycle.
+is_model_ready = ModelStatus.READY.matches
+#: Whether a status text is the failure end of a model's life cycle.
+has_model_failed = ModelStatus.FIT_FAILED.matches
 
 
 def has_training_started(status: str) -> bool:
@@ -86,16 +73,27 @@ def has_training_started(status: str) -> bool:
     return ModelStatus.parse(status) in MODEL_STATUSES_AFTER_FIT
 
 
-def is_file_ready(status: str) -> bool:
-    """Whether a dataset file in ``status`` is processed and can be bound to a model."""
-    return FileStatus.parse(status) is FileStatus.READY
+class StatusMeaning:
+    """What a record's ``status`` text means, for the model and file records.
 
+    A record class names the status it ends well in (``READY``) and badly in (``FAILED``).
+    """
 
-def has_file_failed(status: str) -> bool:
-    """Whether the service could not process a dataset file in ``status``."""
-    return FileStatus.parse(status) is FileStatus.FAILED
+    status: str
+    READY: ClassVar[Status]
+    FAILED: ClassVar[Status]
 
+    @property
+    def known_status(self) -> Status | None:
+        """The documented status this record is in, or None for a status not known here."""
+        return type(self.READY).parse(self.status)
 
-def is_file_status_known(status: str) -> bool:
-    """Whether ``status`` is one of the documented file statuses."""
-    return FileStatus.parse(status) is not None
+    @property
+    def is_ready(self) -> bool:
+        """Whether the model is trained and can be called, or the file is processed and can be bound."""
+        return self.READY.matches(self.status)
+
+    @property
+    def has_failed(self) -> bool:
+        """Whether the model's training failed, or the service could not process the file."""
+        return self.FAILED.matches(self.status)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_ttm.api.statuses import is_file_status_known
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.exceptions import (
     TuneTheModelError,
@@ -59,7 +58,7 @@ def wait_for_files(
         for record in records:
             if seen.get(record.file_id) != record.status:
                 seen[record.file_id] = record.status
-                note = "" if is_file_status_known(record.status) else " (not a documented status; waiting on)"
+                note = "" if record.known_status is not None else " (not a documented status; waiting on)"
                 log.info("File %s (%s) is %s%s.", record.file_id, record.file_name, record.status, note)
             if record.has_failed:
                 raise TuneTheModelError(

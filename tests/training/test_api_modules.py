@@ -7,12 +7,7 @@ import pytest
 from airflow_provider_ttm.api import files, inference, training
 from airflow_provider_ttm.api.inference import GenerationOptions
 from airflow_provider_ttm.api.records import parse_model
-from airflow_provider_ttm.api.statuses import (
-    has_file_failed,
-    has_training_started,
-    is_file_ready,
-    is_file_status_known,
-)
+from airflow_provider_ttm.api.statuses import FileStatus, has_training_started
 from airflow_provider_ttm.exceptions import (
     TuneTheModelBadRequestError,
     TuneTheModelMalformedResponseError,
@@ -38,9 +33,9 @@ def test_training_started_is_judged_case_insensitively(status, started) -> None:
 
 
 def test_file_statuses() -> None:
-    assert is_file_ready("fileready") and not is_file_ready("FileLoading")
-    assert has_file_failed("FileFailed") and not has_file_failed("FileReady")
-    assert is_file_status_known("FileInQueue") and not is_file_status_known("FileScanning")
+    assert FileStatus.READY.matches("fileready") and not FileStatus.READY.matches("FileLoading")
+    assert FileStatus.FAILED.matches("FileFailed") and not FileStatus.FAILED.matches("FileReady")
+    assert FileStatus.parse("FileInQueue") is FileStatus.IN_QUEUE and FileStatus.parse("FileScanning") is None
 
 
 # ---- files -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from airflow_provider_ttm.api.statuses import (
     ModelStatus,
     has_model_failed,
     is_model_ready,
-    is_model_status_known,
 )
 
 DOCUMENTED_MODEL_STATUSES = [
@@ -87,7 +86,7 @@ def test_statuses_compare_equal_to_their_reference_spelling() -> None:
 def test_status_predicates(status: str, ready: bool, failed: bool, known: bool) -> None:
     assert is_model_ready(status) is ready
     assert has_model_failed(status) is failed
-    assert is_model_status_known(status) is known
+    assert (ModelStatus.parse(status) is not None) is known
 
 
 def test_statuses_after_fit_are_the_training_and_trained_ones() -> None:
