@@ -25,14 +25,10 @@ from airflow_provider_ttm.api.errors import (
     TuneTheModelRateLimitedError,
     TuneTheModelServerError,
 )
-from airflow_provider_ttm.api.parsing import first_string, identified, is_loopback_host, malformed
+from airflow_provider_ttm.api.parsing import ObjectKeys, identified, is_loopback_host, malformed
 from airflow_provider_ttm.api.replies import excerpt
 from airflow_provider_ttm.api.retry import parse_retry_after
 from airflow_provider_ttm.api.statuses import FileStatus, StatusMeaning
-
-_FILE_ID_KEYS = ("id", "file_id")
-_FILE_NAME_KEYS = ("file_name", "name")
-_KNOWN_KEYS = frozenset({*_FILE_ID_KEYS, *_FILE_NAME_KEYS, "status", "task_type", "upload_url"})
 
 
 @dataclass(frozen=True)
@@ -79,16 +75,14 @@ def parse_file(payload: object) -> FileRecord:
 
     :raises TuneTheModelMalformedResponseError: when the object has no valid id or no status.
     """
-    payload, file_id, status = identified(payload, "file", _FILE_ID_KEYS, validate_file_id)
-    task_type = payload.get("task_type")
-    upload_url = payload.get("upload_url")
+    file = identified(payload, _FILE_KEYS)
     return FileRecord(
-        file_id=file_id,
-        status=status,
-        task_type=task_type if isinstance(task_type, str) else None,
-        file_name=first_string(payload, _FILE_NAME_KEYS),
-        upload_url=upload_url if isinstance(upload_url, str) and upload_url else None,
-        extra={key: value for key, value in payload.items() if key not in _KNOWN_KEYS},
+        file_id=file.object_id,
+        status=file.status,
+        task_type=file.text("task_type"),
+        file_name=file.label,
+        upload_url=file.text("upload_url") or None,
+        extra=file.extra,
     )
 
 
@@ -127,6 +121,15 @@ def delete_file(file_id: str) -> ApiRequest:
 def validate_file_id(value: object, *, param: str = "file_id") -> str:
     """Return a file id that is safe to put in a URL path, else raise ValueError naming ``param``."""
     return validate_id(value, param=param, what="a file id", origin="when the file was created")
+
+
+_FILE_KEYS = ObjectKeys(
+    what="file",
+    ids=("id", "file_id"),
+    labels=("file_name", "name"),
+    others=("task_type", "upload_url"),
+    validate=validate_file_id,
+)
 
 
 def _file_path(file_id: str, action: str) -> str:

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ttm.api.endpoints import validate_model_name
-from airflow_provider_ttm.api.parsing import first_string, identified, malformed
+from airflow_provider_ttm.api.parsing import ObjectKeys, first_string, identified, malformed
 from airflow_provider_ttm.api.statuses import ModelStatus, StatusMeaning
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-_MODEL_ID_KEYS = ("model_name", "model_id")
-_MODEL_LABEL_KEYS = ("user_name", "name")
-_KNOWN_MODEL_KEYS = frozenset(
-    {*_MODEL_ID_KEYS, *_MODEL_LABEL_KEYS, "model_type", "status", "model_params", "last_updated_time"}
+_MODEL_KEYS = ObjectKeys(
+    what="model",
+    ids=("model_name", "model_id"),
+    labels=("user_name", "name"),
+    others=("model_type", "model_params", "last_updated_time"),
+    validate=validate_model_name,
 )
 #: The deepest nesting a model object may have: far beyond any real one, and well within what
 #: Airflow's (recursive) XCom serialization carries; the JSON parser alone allows about 1,000.
@@ -74,27 +76,22 @@ def parse_model(payload: object, expected: str | None = None) -> ModelRecord:
     :raises TuneTheModelMalformedResponseError: when the object has no valid id, another id than
         ``expected``, or no status.
     """
-    payload, model_name, status = _checked(payload)
+    model = identified(payload, _MODEL_KEYS)
+    model_name = model.object_id
     if expected is not None and model_name != expected:
         raise malformed(f"the reply is about model {model_name}, not {expected}")
-    if _nests_deeper(payload, MAX_MODEL_NESTING):
+    if _nests_deeper(model.fields, MAX_MODEL_NESTING):
         raise malformed(f"model {model_name} nests deeper than {MAX_MODEL_NESTING} levels")
-    model_type = payload.get("model_type")
-    params = payload.get("model_params")
+    params = model.fields.get("model_params")
     return ModelRecord(
         model_name=model_name,
-        status=status,
-        user_name=first_string(payload, _MODEL_LABEL_KEYS),
-        model_type=model_type if isinstance(model_type, str) else None,
+        status=model.status,
+        user_name=model.label,
+        model_type=model.text("model_type"),
         model_params=dict(params) if isinstance(params, dict) else {},
-        last_updated_time=parse_timestamp(payload.get("last_updated_time")),
-        extra={key: value for key, value in payload.items() if key not in _KNOWN_MODEL_KEYS},
+        last_updated_time=parse_timestamp(model.fields.get("last_updated_time")),
+        extra=model.extra,
     )
-
-
-def _checked(payload: object) -> tuple[dict[str, Any], str, str]:
-    """One model object with its id and status: what every record needs, checked."""
-    return identified(payload, "model", _MODEL_ID_KEYS, validate_model_name)
 
 
 def _nests_deeper(value: object, limit: int) -> bool:
@@ -140,11 +137,11 @@ class ModelIndex:
         self._objects: dict[str, dict[str, Any]] = {}
         for item in _model_objects(payload):
             if wanted is not None and not (
-                isinstance(item, dict) and first_string(item, _MODEL_ID_KEYS) in wanted
+                isinstance(item, dict) and first_string(item, _MODEL_KEYS.ids) in wanted
             ):
                 continue
-            checked, model_name, _ = _checked(item)
-            self._objects[model_name] = checked
+            model = identified(item, _MODEL_KEYS)
+            self._objects[model.object_id] = model.fields
 
     def __len__(self) -> int:
         return len(self._objects)
