@@ -6,15 +6,16 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from airflow_provider_ttm.emulator.config import RUNTIME_FIELDS
 from airflow_provider_ttm.emulator.errors import ApiError
 from airflow_provider_ttm.emulator.faults import parse_rules
 from airflow_provider_ttm.emulator.payloads import parse_json_object
+from airflow_provider_ttm.emulator.routes import route_table
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+    from starlette.routing import Route
 
     from airflow_provider_ttm.emulator.control import EmulatorControl
 
@@ -41,16 +42,18 @@ class AdminRoutes:
 
     def routes(self) -> list[Route]:
         """The Starlette routes under ``/_emulator/``."""
-        return [
-            Route("/_emulator/state", self.state, methods=["GET"]),
-            Route("/_emulator/reset", self.reset, methods=["POST"]),
-            Route("/_emulator/faults", self.faults, methods=["GET"]),
-            Route("/_emulator/faults", self.set_faults, methods=["POST"]),
-            Route("/_emulator/faults", self.clear_faults, methods=["DELETE"]),
-            Route("/_emulator/models/{id}/status", self.force_status, methods=["POST"]),
-            Route("/_emulator/config", self.config, methods=["GET"]),
-            Route("/_emulator/config", self.configure, methods=["POST"]),
-        ]
+        return route_table(
+            [
+                ("GET", "/_emulator/state", self.state),
+                ("POST", "/_emulator/reset", self.reset),
+                ("GET", "/_emulator/faults", self.faults),
+                ("POST", "/_emulator/faults", self.set_faults),
+                ("DELETE", "/_emulator/faults", self.clear_faults),
+                ("POST", "/_emulator/models/{id}/status", self.force_status),
+                ("GET", "/_emulator/config", self.config),
+                ("POST", "/_emulator/config", self.configure),
+            ]
+        )
 
     async def state(self, request: Request) -> Response:
         """``GET /_emulator/state``: counters, live models and files, faults."""
