@@ -1,4 +1,4 @@
-"""Helpers of the emulator's tests: datasets and a requests client with shortcuts."""
+"""A requests client of the emulator with shortcuts, its API keys and datasets, for the emulator's own tests."""
 
 from __future__ import annotations
 

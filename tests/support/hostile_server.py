@@ -5,9 +5,9 @@ thread, so a blocking ``requests`` call and an ``httpx`` call in the test's own 
 to it. It parses just enough HTTP/1.1 (request line, headers, ``Content-Length`` body) and answers
 each request as scripted, byte by byte when asked to.
 
-Use it as a context manager, or through the ``hostile_server`` fixture of ``tests/hostile/conftest.py``::
+Use it as a context manager, or through the ``hostile_server`` fixture of ``tests/unit/conftest.py``::
 
-    from hostile.server import HostileServer, Reply
+    from support.hostile_server import HostileServer, Reply
 
     with HostileServer() as server:
         server.respond(Reply.json([]))                          # every request, by default
@@ -57,6 +57,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
+
+#: The API key of ``hostile_conn``: long enough for Airflow's secrets masker, with characters JSON and
+#: URLs escape.
+API_KEY = "ttm/Ab3+xK9/q7Zr=key"
 Trickle = Literal["headers", "body", "chunks", "all"]
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
 _START_TIMEOUT_SECONDS = 10.0

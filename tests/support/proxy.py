@@ -1,4 +1,7 @@
-"""A real HTTP CONNECT proxy and the emulator over TLS, both on loopback, for the egress tests."""
+"""A real HTTP CONNECT proxy and self-signed certificates on loopback, for the egress tests.
+
+Their fixtures (``proxy``, ``tls_emulator``, ``connect``, ``clean_environment``) are in ``tests/unit/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,16 @@ import asyncio
 import base64
 import datetime
 import ipaddress
-import json
 import ssl
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from airflow_provider_ttm.network import CA_BUNDLE_VARIABLES, NO_PROXY_VARIABLES, PROXY_VARIABLES
 
 if TYPE_CHECKING:
-    from airflow_provider_ttm.emulator import EmulatorServer
+    pass
 
 #: Long and distinctive, so finding it among the relayed bytes means it travelled in clear.
 API_KEY = "ttm-egress-key-5b0d9e2c41f7a6"
@@ -201,67 +200,3 @@ class ConnectProxy:
             pass
         finally:
             writer.close()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy or CA bundle from the machine running the tests: each test sets its own."""
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """The emulator's certificate: trusted only when a test names it as the CA bundle."""
-    return make_self_signed(tmp_path_factory.mktemp("tls"), "emulator")
-
-
-@pytest.fixture(scope="session")
-def other_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """Another self-signed certificate: as a CA bundle it does not sign the emulator's."""
-    return make_self_signed(tmp_path_factory.mktemp("other-tls"), "other")
-
-
-@pytest.fixture(scope="session")
-def tls_emulator_server(tls_files: TlsFiles) -> Iterator[EmulatorServer]:
-    """The emulator served over TLS on ``127.0.0.1`` for the whole session."""
-    from airflow_provider_ttm.emulator import EmulatorConfig, EmulatorServer
-
-    config = EmulatorConfig(api_keys=(API_KEY,), ssl_certfile=tls_files.cert, ssl_keyfile=tls_files.key)
-    with EmulatorServer(config) as server:
-        yield server
-
-
-@pytest.fixture
-def tls_emulator(tls_emulator_server: EmulatorServer) -> EmulatorServer:
-    """The TLS emulator, reset."""
-    tls_emulator_server.control.reset()
-    return tls_emulator_server
-
-
-@pytest.fixture
-def proxy() -> Iterator[ConnectProxy]:
-    """A CONNECT proxy that relays everything."""
-    server = ConnectProxy().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def connect(monkeypatch: pytest.MonkeyPatch, tls_emulator: EmulatorServer) -> Any:
-    """``connect(host=None, **extra)``: set the connection ``ttm_egress`` to the TLS emulator; its id.
-
-    Every request is tried once, so a failure reaches the test at once.
-    """
-
-    def set_connection(host: str | None = None, **extra: Any) -> str:
-        conn = {
-            "conn_type": "ttm",
-            "host": host or tls_emulator.url,
-            "password": API_KEY,
-            "extra": {"max_attempts": 1, "timeout": 10, **extra},
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
-        return CONN_ID
-
-    return set_connection

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
+from support.datasets import rows
 
 from airflow_provider_ttm import data_files
-
-from .conftest import rows
 
 
 def _write_csv(path: Path, data: list[dict]) -> Path:

@@ -10,6 +10,9 @@ from airflow_provider_ttm.connection_settings import ConnectionSettings
 from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
 from airflow_provider_ttm.network import Egress, describe_proxy
 
+#: No proxy or CA bundle from the machine running the tests: each test sets its own.
+pytestmark = pytest.mark.usefixtures("clean_environment")
+
 API = "https://api.example.test"
 PROXY = "http://proxy.corp.test:3128"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.datasets import columns, rows
 
 from airflow_provider_ttm.api.datasets import (
     Dataset,
@@ -13,8 +14,6 @@ from airflow_provider_ttm.api.datasets import (
     inputs_from,
     parse_records,
 )
-
-from .conftest import columns, rows
 
 
 def _classifier(value, **kwargs) -> Dataset:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from support.emulator_client import FILE_SECONDS, KEY, OTHER_KEY, TRAIN_SECONDS, Api
 
 from airflow_provider_ttm.emulator import EmulatorConfig, EmulatorServer, ManualClock
-
-from .helpers import FILE_SECONDS, KEY, OTHER_KEY, TRAIN_SECONDS, Api
 
 
 @pytest.fixture(scope="session")

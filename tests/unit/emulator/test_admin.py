@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from .helpers import OTHER_KEY, Api
+from support.emulator_client import OTHER_KEY, Api
 
 
 @pytest.fixture

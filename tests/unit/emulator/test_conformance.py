@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 import requests
+from support.emulator_client import KEY
 
 from airflow_provider_ttm.emulator.records import format_time
 
-from .helpers import KEY
-
-REFERENCE = Path(__file__).resolve().parent.parent / "data" / "api-reference.rst"
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "api-reference.rst"
 REFERENCE_HOST = "https://api.tunethemodel.com"
 KEY_PLACEHOLDER = "<insert your API key here>"
 ID_PLACEHOLDER = "<model_name>"

@@ -8,10 +8,9 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 import requests
+from support.emulator_client import KEY, classifier_dataset
 
 from airflow_provider_ttm.emulator import EmulatorConfig, EmulatorServer, FaultRule
-
-from .helpers import KEY, classifier_dataset
 
 CREATE = {"model_type": "classifier", "model_params": {"num_classes": 3}}
 BROKEN = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)

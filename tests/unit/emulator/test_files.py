@@ -6,8 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
-from .helpers import FILE_SECONDS, KEY, classifier_dataset, generator_dataset
+from support.emulator_client import FILE_SECONDS, KEY, classifier_dataset, generator_dataset
 
 
 def _create(api, task_type="classifier"):

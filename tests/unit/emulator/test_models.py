@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from support.emulator_client import KEY, Api
 
 from airflow_provider_ttm.emulator.records import format_time, parse_time
-
-from .helpers import KEY, Api
 
 REFERENCE_KEYS = {"status", "model_name", "model_type", "model_params", "user_name", "last_updated_time"}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")

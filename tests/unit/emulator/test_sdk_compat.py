@@ -12,10 +12,9 @@ import json
 
 import pytest
 import requests
+from support.emulator_client import FILE_SECONDS, TRAIN_SECONDS, classifier_dataset
 
 from airflow_provider_ttm.emulator.lifecycle import MODEL_STATUSES
-
-from .helpers import FILE_SECONDS, TRAIN_SECONDS, classifier_dataset
 
 SDK_MODEL_STATUSES = {
     "ready",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from support.emulator_client import FILE_SECONDS, TRAIN_SECONDS, classifier_dataset
 
 from airflow_provider_ttm.emulator.records import format_time
-
-from .helpers import FILE_SECONDS, TRAIN_SECONDS, classifier_dataset
 
 
 def test_the_whole_life_cycle(api, clock):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from support.hostile_server import HostileServer, Reply, Request, call_within
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.endpoints import ApiRequest
@@ -15,7 +16,6 @@ from airflow_provider_ttm.connection_settings import ConnectionSettings
 from airflow_provider_ttm.exceptions import TuneTheModelTransportError
 from airflow_provider_ttm.hooks.deadline import KEEPALIVE_EXPIRY_SECONDS
 from airflow_provider_ttm.hooks.transport import AsyncTransport, SyncTransport
-from hostile.server import HostileServer, Reply, Request, call_within
 
 EMPTY_LIST = {"models": []}
 BOUND = 10  # seconds any call here may take before the test calls it hung

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.hostile_server import API_KEY, HostileServer, Reply
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.connection_settings import ConnectionSettings
@@ -20,8 +21,6 @@ from airflow_provider_ttm.exceptions import (
 )
 from airflow_provider_ttm.hooks.transport import AsyncTransport, SyncTransport
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from hostile.conftest import API_KEY
-from hostile.server import HostileServer, Reply
 
 BOUND = 20
 

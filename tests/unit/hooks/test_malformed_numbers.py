@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from support.hostile_server import HostileServer, Reply, call_within
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.connection_settings import ConnectionSettings
 from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
 from airflow_provider_ttm.hooks.transport import AsyncTransport, SyncTransport
-from hostile.server import HostileServer, Reply, call_within
 
 BOUND = 20
 

@@ -7,13 +7,12 @@ import asyncio
 import time
 
 import pytest
+from support.hostile_server import API_KEY, HostileServer, Reply, call_within
 
 from airflow_provider_ttm.api.records import MAX_MODEL_NESTING
 from airflow_provider_ttm.exceptions import TuneTheModelMalformedResponseError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-from hostile.conftest import API_KEY
-from hostile.server import HostileServer, Reply, call_within
 
 try:
     from airflow.sdk.bases.xcom import BaseXCom

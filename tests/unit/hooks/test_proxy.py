@@ -11,13 +11,15 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from support.proxy import API_KEY, ConnectProxy
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.datasets import Dataset
 from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError, TuneTheModelTransportError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 
-from .conftest import API_KEY, ConnectProxy
+#: No proxy or CA bundle from the machine running the tests: each test sets its own.
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 if TYPE_CHECKING:
     from airflow_provider_ttm.emulator import EmulatorServer

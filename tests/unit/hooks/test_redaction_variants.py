@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 
 import pytest
-from operators.conftest import FakeTaskInstance
+from support.fakes import FakeTaskInstance
+from support.hostile_server import HostileServer, Reply, call_within, outcome_of
 
 from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError, TuneTheModelError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.ttm import TuneTheModelListModelsOperator
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-from hostile.server import HostileServer, Reply, call_within, outcome_of
 
 BOUND = 20
 MODEL = "a" * 32

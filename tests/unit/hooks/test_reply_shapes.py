@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from support.hostile_server import HostileServer, Reply, call_within, outcome_of
 
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheModelMalformedResponseError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.inference import TuneTheModelClassifyOperator
-from hostile.server import HostileServer, Reply, call_within, outcome_of
 
 BOUND = 20
 MODEL = "a" * 32

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pytest
+from support.hostile_server import HostileServer, Reply, alist_outcome, call_within
 
 from airflow_provider_ttm.exceptions import TuneTheModelTransportError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from hostile.server import HostileServer, Reply, alist_outcome, call_within
 
 TIMEOUT = 1
 #: How long past the timeout a call may take before the test calls it hung (generous: shared CPUs).

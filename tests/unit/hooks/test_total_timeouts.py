@@ -10,12 +10,12 @@ import types
 from typing import Any
 
 import pytest
+from support.hostile_server import HostileServer, Reply, alist_outcome, call_within
 
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheModelTransportError
 from airflow_provider_ttm.hooks import deadline
 from airflow_provider_ttm.hooks.deadline import AttemptDeadline
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from hostile.server import HostileServer, Reply, alist_outcome, call_within
 
 TIMEOUT = 2
 #: How long past the timeout a call may take before the test calls it hung (generous: shared CPUs).

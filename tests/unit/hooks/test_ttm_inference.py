@@ -7,12 +7,11 @@ import threading
 
 import pytest
 import responses
+from support.fakes import API, MODEL_ID
 
 from airflow_provider_ttm.api.inference import GenerationOptions
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError, TuneTheModelMalformedResponseError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-
-from .conftest import API, MODEL_ID
 
 CLASSIFY = f"{API}/v0/models/{MODEL_ID}/classify"
 GENERATE = f"{API}/v0/models/{MODEL_ID}/generate"

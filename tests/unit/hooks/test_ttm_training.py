@@ -7,6 +7,8 @@ import json
 import pytest
 import requests
 import responses
+from support.datasets import columns
+from support.fakes import API, API_KEY, MODEL_ID
 
 from airflow_provider_ttm.api.datasets import build_dataset
 from airflow_provider_ttm.api.files import FileRecord
@@ -20,8 +22,6 @@ from airflow_provider_ttm.exceptions import (
     TuneTheModelWaitTimeoutError,
 )
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-
-from .conftest import API, API_KEY, MODEL_ID, columns
 
 FILE_A = "a" * 32
 FILE_B = "b" * 32

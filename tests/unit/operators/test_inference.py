@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
+from support.datasets import columns
 
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -15,8 +16,6 @@ from airflow_provider_ttm.operators.inference import (
     TuneTheModelGenerateOperator,
 )
 from airflow_provider_ttm.operators.ttm import TuneTheModelListModelsOperator
-
-from .conftest import columns
 
 PUBLIC_CLASSIFIER = "9323f9dbc976ea5dc6c8272eb90742f9"  # cyberbullying_tweets, 2 classes
 PUBLIC_GENERATOR = "f9cab2f96d9e65a125264702489cad7a"  # winemag

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, TaskDeferred
+from support.datasets import columns, rows
 
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -16,9 +17,7 @@ from airflow_provider_ttm.operators.base import DEFER_TIMEOUT_GRACE
 from airflow_provider_ttm.operators.training import TuneTheModelTrainModelOperator
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 
-from .conftest import columns, rows
-
-PREFIX = "nightly.train.manual__2026-11-26T00:00:00+00:00"
+PREFIX = "demo_dag.create.manual__2026-11-26T00:00:00+00:00"  # the fake task instance's identity
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ provider binds only processed files, though the service (and the emulator) accep
 from __future__ import annotations
 
 import pytest
+from support.datasets import columns, rows
 
 from airflow_provider_ttm.api.datasets import Dataset, build_dataset
 from airflow_provider_ttm.emulator import ManualClock
 from airflow_provider_ttm.exceptions import TuneTheModelBadRequestError, TuneTheModelError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.training import TuneTheModelTrainModelOperator
-
-from .conftest import columns, rows
 
 AUTO_TRAIN = 100.0
 DATASET = build_dataset("d", columns(), model_type="classifier", num_classes=3)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSkipException, AirflowTaskTimeout, TaskDeferred
+from support.fakes import FakeTaskInstance
 
 from airflow_provider_ttm.exceptions import (
     TuneTheModelError,
@@ -176,22 +177,6 @@ def _first_poke_from_the_fake_task_instance(monkeypatch: pytest.MonkeyPatch) -> 
         )
 
 
-@dataclass
-class RescheduledTaskInstance:
-    """The parts of a task instance a sensor reads: its try, its start and its first poke."""
-
-    dag_id: str = "demo_dag"
-    task_id: str = "wait"
-    run_id: str = "manual__2026-11-26T00:00:00+00:00"
-    map_index: int = -1
-    try_number: int = 1
-    start_date: datetime | None = None
-    first_poke: datetime | None = None
-
-    def get_first_reschedule_date(self, context) -> datetime | None:
-        return self.first_poke
-
-
 class CountingStore:
     """An in-memory ``task_state_store`` (it outlives reschedules and tries) that counts its writes."""
 
@@ -208,7 +193,7 @@ class CountingStore:
 
 
 def _reschedule_context(store: CountingStore | None = None, try_number: int = 1) -> dict:
-    context = {"ti": RescheduledTaskInstance(try_number=try_number)}
+    context = {"ti": FakeTaskInstance(try_number=try_number)}
     if store is not None:
         context["task_state_store"] = store
     return context
@@ -286,7 +271,7 @@ def test_poke_mode_keeps_its_count_in_memory(ttm_emulator, one_attempt_conn) -> 
     model_name = _model(ttm_emulator)
     ttm_emulator.control.add_fault(kind="error", status=503, route="GET /v0/models/{id}/status")
     store = CountingStore()
-    context = {"ti": RescheduledTaskInstance(), "task_state_store": store}
+    context = {"ti": FakeTaskInstance(), "task_state_store": store}
 
     with pytest.raises(TuneTheModelError, match=r"\(3 failed checks in a row\)"):
         _sensor(model_name, ttm_conn_id=one_attempt_conn, max_consecutive_errors=2).execute(context)
@@ -299,7 +284,7 @@ def test_a_failed_check_before_deferring_is_carried_into_the_trigger(ttm_emulato
     sensor = _sensor(model_name, ttm_conn_id=one_attempt_conn, deferrable=True, max_consecutive_errors=2)
 
     with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute({"ti": RescheduledTaskInstance()})
+        sensor.execute({"ti": FakeTaskInstance()})
 
     assert deferred.value.trigger.errors_in_a_row == 1
 
@@ -308,7 +293,7 @@ def test_a_failed_check_before_deferring_is_carried_into_the_trigger(ttm_emulato
 
 
 def _started(seconds_ago: float) -> dict:
-    ti = RescheduledTaskInstance(start_date=datetime.now(UTC) - timedelta(seconds=seconds_ago))
+    ti = FakeTaskInstance(start_date=datetime.now(UTC) - timedelta(seconds=seconds_ago))
     return {"ti": ti}
 
 

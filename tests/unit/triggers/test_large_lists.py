@@ -12,10 +12,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from hostile.server import HostileServer, Reply, Request
+from support.conditions import until
+from support.hostile_server import HostileServer, Reply, Request
 
 from airflow_provider_ttm.api.replies import MAX_REPLY_BYTES
 from airflow_provider_ttm.exceptions import TuneTheModelError
@@ -67,15 +68,6 @@ async def _first_event(trigger: TuneTheModelModelStatusTrigger) -> dict:
     return (await trigger.run().asend(None)).payload
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.01)
-
-
 def _poller() -> StatusPoller:
     (poller,) = active_pollers()
     return poller
@@ -113,11 +105,15 @@ def test_a_poll_of_10000_models_stalls_the_event_loop_at_most_50_ms(server, caps
 
     async def scenario() -> tuple[int, list[BaseException | dict]]:
         tasks = [asyncio.create_task(_first_event(_trigger(name, 0.1))) for name in waited]
-        await _until(lambda: len(active_pollers()) == 1 and _poller().polls >= 2, "the first poll is done")
+        await until(
+            lambda: len(active_pollers()) == 1 and _poller().polls >= 2,
+            "the first poll is done",
+            timeout=60.0,
+        )
         ticking = asyncio.create_task(meter.run())  # from the second poll: imports and TLS set-up are done
         poller = _poller()
         measured_from = poller.polls
-        await _until(lambda: poller.polls >= measured_from + 20, "twenty more polls")
+        await until(lambda: poller.polls >= measured_from + 20, "twenty more polls", timeout=60.0)
         for task in [ticking, *tasks]:
             task.cancel()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -159,11 +155,11 @@ def test_a_list_over_the_size_cap_makes_each_wait_read_its_own_status(server, ca
         training_task = asyncio.create_task(_first_event(_trigger(training, 0.05)))
         payload = await asyncio.wait_for(ready_task, 30)
         poller = _poller()
-        await _until(lambda: poller.polls >= 4, "four polls")
+        await until(lambda: poller.polls >= 4, "four polls", timeout=60.0)
         oversized = poller.oversized
         fits["now"] = True
         polls = poller.polls
-        await _until(lambda: poller.polls >= polls + 2, "a list that fits")
+        await until(lambda: poller.polls >= polls + 2, "a list that fits", timeout=60.0)
         statuses[training] = "Ready"  # not in the list that fits: read from its status endpoint
         await asyncio.wait_for(training_task, 30)
         return payload, oversized

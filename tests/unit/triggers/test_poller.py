@@ -8,11 +8,11 @@ time: tests wait for conditions (with a deadline) instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
+from support.conditions import until
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.records import ModelIndex
@@ -46,16 +46,6 @@ async def _first_event(trigger: TuneTheModelModelStatusTrigger) -> dict:
 
 def _start(*triggers: TuneTheModelModelStatusTrigger) -> list[asyncio.Task[dict]]:
     return [asyncio.create_task(_first_event(trigger)) for trigger in triggers]
-
-
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds, failing the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.01)
 
 
 async def _gather(tasks: list[asyncio.Task[dict]], timeout: float = 10.0) -> list[dict]:
@@ -104,9 +94,9 @@ def test_fan_out_sends_one_list_per_poll_whatever_the_number_of_waiters(ttm_emul
 
     async def scenario() -> tuple[list[dict], int]:
         tasks = _start(*(_trigger(name) for name in [*models, twice]))
-        await _until(lambda: len(active_pollers()) == 1 and len(_the_poller().waiters) == 13, "all joined")
+        await until(lambda: len(active_pollers()) == 1 and len(_the_poller().waiters) == 13, "all joined")
         poller = _the_poller()
-        await _until(lambda: poller.polls >= 3, "three polls")
+        await until(lambda: poller.polls >= 3, "three polls")
         for model_name in models:
             ttm_emulator.control.force_status(model_name, "Ready")
         payloads = await _gather(tasks)
@@ -126,7 +116,7 @@ def test_per_model_mode_sends_one_status_request_per_waiter_and_no_list(ttm_emul
 
     async def scenario() -> list[dict]:
         tasks = _start(*(_trigger(name, coalesce=False) for name in models))
-        await _until(lambda: ttm_emulator.control.count(STATUS) >= 10, "two rounds of status requests")
+        await until(lambda: ttm_emulator.control.count(STATUS) >= 10, "two rounds of status requests")
         assert active_pollers() == []
         for model_name in models:
             ttm_emulator.control.force_status(model_name, "Ready")
@@ -175,7 +165,7 @@ def test_fallback_reads_are_paced_by_the_waiters_own_interval(ttm_emulator, monk
     async def scenario() -> None:
         tasks = _start(_trigger(listed, poll_interval=0.05), _trigger(hidden, poll_interval=30))
         # Counted where they arrive: the poller counts a poll as it sends it.
-        await _until(lambda: ttm_emulator.control.count(LIST) >= 8, "eight polls")
+        await until(lambda: ttm_emulator.control.count(LIST) >= 8, "eight polls")
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks)
@@ -192,16 +182,16 @@ def test_cancelling_one_waiter_leaves_the_others_polling(ttm_emulator, opened) -
 
     async def scenario() -> list[dict]:
         tasks = _start(*(_trigger(name) for name in models))
-        await _until(lambda: len(active_pollers()) == 1 and len(_the_poller().waiters) == 3, "all joined")
+        await until(lambda: len(active_pollers()) == 1 and len(_the_poller().waiters) == 3, "all joined")
         poller = _the_poller()
-        await _until(lambda: poller.polls >= 2, "two polls")
+        await until(lambda: poller.polls >= 2, "two polls")
         tasks[0].cancel()
         with pytest.raises(asyncio.CancelledError):
             await tasks[0]
         assert active_pollers() == [poller]
         assert {waiter.model_name for waiter in poller.waiters} == set(models[1:])
         polls = poller.polls
-        await _until(lambda: poller.polls >= polls + 2, "two more polls")
+        await until(lambda: poller.polls >= polls + 2, "two more polls")
         for model_name in models[1:]:
             ttm_emulator.control.force_status(model_name, "Ready")
         return await _gather(tasks[1:])
@@ -335,9 +325,9 @@ def test_a_waiter_with_a_shorter_interval_speeds_the_poller_up(ttm_emulator) -> 
 
     async def scenario() -> dict:
         (slow_task,) = _start(_trigger(slow, poll_interval=600))
-        await _until(lambda: len(active_pollers()) == 1 and _the_poller().polls == 1, "the first poll")
+        await until(lambda: len(active_pollers()) == 1 and _the_poller().polls == 1, "the first poll")
         (fast_task,) = _start(_trigger(fast, poll_interval=0.05))
-        await _until(lambda: len(_the_poller().waiters) == 2, "the fast waiter joined")
+        await until(lambda: len(_the_poller().waiters) == 2, "the fast waiter joined")
         ttm_emulator.control.force_status(fast, "Ready")
         payload = await asyncio.wait_for(fast_task, 10)
         slow_task.cancel()

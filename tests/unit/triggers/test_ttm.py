@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from hostile.server import HostileServer, Reply, Request
+from support.hostile_server import HostileServer, Reply, Request
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.poller import active_pollers
