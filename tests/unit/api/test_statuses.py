@@ -8,7 +8,11 @@ from airflow_provider_ttm.api.statuses import (
     MODEL_STATUSES_AFTER_FIT,
     FileStatus,
     ModelStatus,
+    has_file_failed,
     has_model_failed,
+    has_training_started,
+    is_file_ready,
+    is_file_status_known,
     is_model_ready,
     is_model_status_known,
 )
@@ -101,3 +105,18 @@ def test_statuses_after_fit_are_the_training_and_trained_ones() -> None:
         assert before_fit not in MODEL_STATUSES_AFTER_FIT
     # A failed fit may be fitted again.
     assert ModelStatus.FIT_FAILED not in MODEL_STATUSES_AFTER_FIT
+
+
+@pytest.mark.parametrize(
+    ("status", "started"),
+    [("TrainRequested", True), ("inqueue", True), ("Training", True), ("READY", True), ("Created", False),
+     ("DatasetsLoaded", False), ("ReadyToFit", False), ("FitFailed", False), ("Compiling", False)],
+)  # fmt: skip
+def test_training_started_is_judged_case_insensitively(status, started) -> None:
+    assert has_training_started(status) is started
+
+
+def test_file_statuses() -> None:
+    assert is_file_ready("fileready") and not is_file_ready("FileLoading")
+    assert has_file_failed("FileFailed") and not has_file_failed("FileReady")
+    assert is_file_status_known("FileInQueue") and not is_file_status_known("FileScanning")
