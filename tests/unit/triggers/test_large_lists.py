@@ -1,7 +1,7 @@
 """Long model lists: the coalesced poller keeps the event loop free, and a list over the size cap
 leaves waits and creates working.
 
-The server is a local one (``tests/hostile/server.py``) answering a canned list, so building the
+The server is a local one (``tests/support/hostile_server.py``) answering a canned list, so building the
 list costs the test process nothing while a poll is measured.
 """
 
