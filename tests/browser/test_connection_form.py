@@ -134,7 +134,7 @@ def test_add_a_connection_test_it_and_read_it_back(
 
     good_key, port = browser_emulator.api_key, browser_emulator.port
     wrong_key = f"wrong-key-{secrets.token_hex(8)}"
-    connections = ConnectionsPage(page, api_server.url)
+    connections = ConnectionsPage(page, api_server.api_url)
     page.set_viewport_size(FORM_VIEWPORT)
     connections.open()
 
@@ -247,7 +247,7 @@ def test_the_test_action_needs_a_stored_port_on_airflow_3_3_2(
         api_server.client.create_connection(
             conn_id, "ttm", host=browser_emulator.url, password=browser_emulator.api_key, port=port
         )
-    connections = ConnectionsPage(page, api_server.url)
+    connections = ConnectionsPage(page, api_server.api_url)
     connections.open()
 
     reply = connections.press_test("ttm_without_port")

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from .deployment import free_port
+from .airflow_home import free_port
 
 
 class EmulatorProcess:

@@ -1,8 +1,11 @@
-"""Shared fixtures of the unit tests: connections, mocked HTTP, recorded waits and captured logs.
+"""The shared fixtures of the unit tests (the fakes and servers they use are in ``tests/support``).
 
-Nothing here sleeps or opens a socket: ``responses`` intercepts every ``requests`` call, the async
-tests hand an ``httpx.MockTransport`` to the transport, and the transports' sleeps only record the
-wait they were asked for.
+- Mocked API: connections (``set_connection``, ``ttm_conn``, ``mocked_conn``), ``http`` (every
+  ``requests`` call goes to ``responses``), ``waits`` (the transports, the upload, the batch runner and
+  the polls record their sleeps instead of sleeping), ``logs``, ``model_payload``.
+- A running task: ``context`` (a fake task instance and its ``task_state_store``).
+- Servers on loopback: ``hostile_server`` and ``hostile_conn``; ``proxy``, the TLS emulator and
+  ``connect`` for the egress tests (with ``clean_environment``).
 """
 
 from __future__ import annotations
@@ -21,13 +24,25 @@ try:  # Airflow 3 logs through structlog; Airflow 2.11 through the standard libr
 except ImportError:  # pragma: no cover - Airflow 2.11
     capture_logs = None
 
+from support import proxy as egress
+from support.fakes import (
+    API,
+    API_KEY,
+    MODEL_ID,
+    FakeTaskInstance,
+    FakeTaskStateStore,
+    RecordingAsyncio,
+    RecordingTime,
+)
+from support.hostile_server import API_KEY as HOSTILE_API_KEY
+from support.hostile_server import HostileServer
+
+import airflow_provider_ttm.hooks.polling as polling_module
 import airflow_provider_ttm.hooks.retrying as retrying_module
 import airflow_provider_ttm.hooks.ttm as hook_module
+from airflow_provider_ttm.emulator import EmulatorConfig, EmulatorServer
 
-API = "https://api.example.test"
-API_KEY = "secret-key-123"
 CONN_ID = "ttm_test"
-MODEL_ID = "c4319ce72c6c48dfa0754faf3d083f02"
 
 
 @pytest.fixture
@@ -79,39 +94,31 @@ def ttm_conn(set_connection: Callable[..., str]) -> str:
 
 
 @pytest.fixture
+def mocked_conn(set_connection: Callable[..., str]) -> Callable[..., str]:
+    """Define the connection ``ttm_mock`` to the mocked API (extras as keyword arguments); its id."""
+
+    def define(**extra: Any) -> str:
+        return set_connection("ttm_mock", extra={"backoff_cap": 5, **extra})
+
+    return define
+
+
+@pytest.fixture
 def http() -> Iterator[responses.RequestsMock]:
     """Every ``requests`` call goes to registered mocks; an unregistered URL fails the call."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
 
-class _RecordingTime:
-    """Stands in for the ``time`` module of the transport: ``sleep`` records instead of sleeping."""
-
-    def __init__(self, waits: list[float]) -> None:
-        self._waits = waits
-
-    def sleep(self, seconds: float) -> None:
-        self._waits.append(seconds)
-
-
-class _RecordingAsyncio:
-    """Stands in for the ``asyncio`` module of the transport: ``sleep`` records instead of waiting."""
-
-    def __init__(self, waits: list[float]) -> None:
-        self._waits = waits
-
-    async def sleep(self, seconds: float) -> None:
-        self._waits.append(seconds)
-
-
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The seconds each transport (sync or async) and the hook waited, in order."""
+    """The seconds the retries (API calls sync or async, uploads, batch items), the polls and the
+    hook waited, in order; their ``time.monotonic`` is a virtual clock moved by those waits."""
     recorded: list[float] = []
-    monkeypatch.setattr(retrying_module, "time", _RecordingTime(recorded))
-    monkeypatch.setattr(hook_module, "time", _RecordingTime(recorded))
-    monkeypatch.setattr(retrying_module, "asyncio", _RecordingAsyncio(recorded))
+    fake = RecordingTime(recorded)
+    for module in (retrying_module, polling_module, hook_module):
+        monkeypatch.setattr(module, "time", fake)
+    monkeypatch.setattr(retrying_module, "asyncio", RecordingAsyncio(recorded))
     return recorded
 
 
@@ -173,3 +180,98 @@ def model_payload() -> Callable[..., dict[str, Any]]:
         return payload
 
     return build
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    """What a running task hands an operator: its task instance and ``task_state_store``."""
+    return {"ti": FakeTaskInstance(), "task_state_store": FakeTaskStateStore()}
+
+
+# --- a hostile server -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[HostileServer]:
+    """A started ``HostileServer``, stopped (its trickling replies cancelled) after the test."""
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile_conn(hostile_server: HostileServer, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Define a connection to the hostile server (extras as keyword arguments); returns its id."""
+
+    def define(conn_id: str = "ttm_hostile", *, password: str = HOSTILE_API_KEY, **extra: Any) -> str:
+        fields = {"conn_type": "ttm", "host": hostile_server.url, "password": password, "extra": extra}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+        return conn_id
+
+    return define
+
+
+# --- egress: a CONNECT proxy and the emulator over TLS -------------------------------------------
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy or CA bundle from the machine running the tests: each test sets its own."""
+    for name in egress.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> egress.TlsFiles:
+    """The emulator's certificate: trusted only when a test names it as the CA bundle."""
+    return egress.make_self_signed(tmp_path_factory.mktemp("tls"), "emulator")
+
+
+@pytest.fixture(scope="session")
+def other_tls(tmp_path_factory: pytest.TempPathFactory) -> egress.TlsFiles:
+    """Another self-signed certificate: as a CA bundle it does not sign the emulator's."""
+    return egress.make_self_signed(tmp_path_factory.mktemp("other-tls"), "other")
+
+
+@pytest.fixture(scope="session")
+def tls_emulator_server(tls_files: egress.TlsFiles) -> Iterator[EmulatorServer]:
+    """The emulator served over TLS on ``127.0.0.1`` for the whole session."""
+    config = EmulatorConfig(
+        api_keys=(egress.API_KEY,), ssl_certfile=tls_files.cert, ssl_keyfile=tls_files.key
+    )
+    with EmulatorServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def tls_emulator(tls_emulator_server: EmulatorServer) -> EmulatorServer:
+    """The TLS emulator, reset."""
+    tls_emulator_server.control.reset()
+    return tls_emulator_server
+
+
+@pytest.fixture
+def proxy() -> Iterator[egress.ConnectProxy]:
+    """A CONNECT proxy that relays everything."""
+    server = egress.ConnectProxy().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connect(monkeypatch: pytest.MonkeyPatch, tls_emulator: EmulatorServer) -> Any:
+    """``connect(host=None, **extra)``: set the connection ``ttm_egress`` to the TLS emulator; its id.
+
+    Every request is tried once, so a failure reaches the test at once.
+    """
+
+    def set_connection(host: str | None = None, **extra: Any) -> str:
+        conn = {
+            "conn_type": "ttm",
+            "host": host or tls_emulator.url,
+            "password": egress.API_KEY,
+            "extra": {"max_attempts": 1, "timeout": 10, **extra},
+        }
+        monkeypatch.setenv(f"AIRFLOW_CONN_{egress.CONN_ID.upper()}", json.dumps(conn))
+        return egress.CONN_ID
+
+    return set_connection

@@ -1,1 +1,0 @@
-"""Tests against a deliberately hostile server on loopback (importable as ``hostile.server``)."""
