@@ -20,7 +20,7 @@ from airflow_provider_ttm import __version__  # noqa: E402
 
 project = "airflow-provider-ttm"
 author = "airflow-provider-ttm developers"
-copyright = "the airflow-provider-ttm developers, Apache License 2.0"  # noqa: A001
+copyright = "the airflow-provider-ttm developers, Apache License 2.0"
 release = version = __version__
 
 extensions = ["myst_parser", "sphinx.ext.autodoc"]

@@ -39,7 +39,7 @@ def test_connection_type_describes_the_form() -> None:
     behaviour = connection["ui-field-behaviour"]
     assert behaviour["relabeling"] == {"host": "Base URL", "password": "API Key", "port": "Base URL port"}
     assert {"login", "schema"} <= set(behaviour["hidden-fields"])
-    # The port stays shown: Airflow 3.3.2's Test action needs a stored port (see the README).
+    # The port stays shown: Airflow 3.3.2's Test action needs a stored port (see docs/connection.md).
     assert not {"host", "password", "port"} & set(behaviour["hidden-fields"])
     fields = connection["conn-fields"]
     assert {"timeout", "max_attempts", "backoff_cap", "verify", "proxy", "allow_insecure_http"} <= set(fields)
