@@ -1,5 +1,6 @@
 # Two commands matter: `make demo` (the example pipeline against the bundled emulator)
-# and `make test` (lint, types, unit, integration and end-to-end tests on five Airflow lines).
+# and `make test` (lint, types, unit, docs, integration and end-to-end tests on five Airflow lines).
+# `make check` is the inner loop (lint, types, unit tests); `make docs` builds the Sphinx site in docs/.
 # Environments are built with uv (installed from the package index into .venv-tools when missing)
 # from the pinned sets in requirements/, each when it is missing or stale.
 
@@ -28,9 +29,9 @@ JOBS ?= 2
 INTEGRATION_JOBS ?= 4
 XDIST := -n $(JOBS)
 # Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
-STAGES := envs lint unit integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
+STAGES := envs lint unit docs integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
 
-.PHONY: venv envs wheel test check lint unit integration e2e demo bench clean \
+.PHONY: venv envs wheel test check lint unit docs integration e2e demo bench clean \
 	$(foreach line,$(LINES),venv-$(line) test-$(line) integration-$(line)) e2e-3.0
 
 $(UV):
@@ -87,6 +88,18 @@ unit: venv
 	$(BIN)/coverage run -m pytest $(XDIST) -m "not integration and not e2e" tests
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=90
+
+# The documentation into build/docs/html: Sphinx and MyST (requirements/docs.txt) in .venv under the
+# Airflow pins (autodoc imports the provider); warnings are errors, every reference must resolve (-n),
+# every page is reread (-E); no network (no intersphinx).
+DOCS_OUT := build/docs/html
+
+$(VENV)/.docs-installed: requirements/docs.txt $(VENV)/.installed | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c $(PINNED) -r requirements/docs.txt
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(BIN)/sphinx-build -q -E -n -W --keep-going -b html docs $(DOCS_OUT)
 
 # dag.test() runs against the emulator, spread over the workers (each worker has its own emulator
 # and SQLite Airflow home); on 3.3 the fault matrix stays in one worker, which writes its document.

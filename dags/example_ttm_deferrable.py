@@ -36,6 +36,7 @@ with DAG(
     tags=["example", "tune-the-model"],
     doc_md=__doc__,
 ) as dag:
+    # [START howto_ttm_deferrable_sensor]
     create = TuneTheModelCreateModelOperator.partial(task_id="create_model").expand_kwargs(MODEL_CONFIGS)
     wait = TuneTheModelModelReadySensor.partial(
         task_id="wait_until_ready",
@@ -45,7 +46,9 @@ with DAG(
     ).expand(model_name=create.output)
     delete = TuneTheModelDeleteModelOperator.partial(task_id="delete_model").expand(model_name=create.output)
     create >> wait >> delete.as_teardown(setups=create)
+    # [END howto_ttm_deferrable_sensor]
 
+    # [START howto_ttm_create_and_wait]
     # The same in one task: create, then wait in the triggerer before the task finishes.
     create_and_wait = TuneTheModelCreateModelOperator(
         task_id="create_and_wait",
@@ -63,3 +66,4 @@ with DAG(
     # teardown's default trigger rule reads as "nothing to tear down". The model exists by then
     # (its id is in XCom before the wait starts), so this teardown runs whatever happened.
     delete_generator.trigger_rule = TriggerRule.ALL_DONE
+    # [END howto_ttm_create_and_wait]

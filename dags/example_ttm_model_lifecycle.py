@@ -23,6 +23,7 @@ from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
 POKE_INTERVAL = float(os.environ.get("TTM_EXAMPLE_POKE_INTERVAL", "60"))
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("TTM_EXAMPLE_RETRY_DELAY", "300")))
 
+# [START howto_ttm_model_lifecycle]
 with DAG(
     dag_id="example_ttm_model_lifecycle",
     schedule=None,
@@ -49,3 +50,4 @@ with DAG(
     )
 
     create >> wait >> delete.as_teardown(setups=create)
+# [END howto_ttm_model_lifecycle]

@@ -102,6 +102,7 @@ with DAG(
         rng = random.Random(run_id)
         return {"train": make_dataset(rng, 96), "validation": make_dataset(rng, 48)}
 
+    # [START howto_ttm_train_and_classify]
     datasets = build_datasets()
     create = TuneTheModelCreateModelOperator(
         task_id="create_candidate", model_type="classifier", num_classes=len(TOPICS)
@@ -121,6 +122,7 @@ with DAG(
     score = TuneTheModelClassifyOperator(
         task_id="score_validation", model_name=train.output, inputs=datasets["validation"], max_concurrency=4
     )
+    # [END howto_ttm_train_and_classify]
 
     @task
     def evaluate(predictions: list[dict[str, Any]], validation: dict[str, Any]) -> float:
@@ -164,6 +166,7 @@ with DAG(
             )
             log.info("Deleted %s %s: %s.", "champion" if is_champion else "candidate", candidate, why)
 
+    # [START howto_ttm_champion]
     accuracy = evaluate(score.output, datasets["validation"])
     losers = pick_champion(create.output, accuracy)
     delete_loser = TuneTheModelDeleteModelOperator.partial(
@@ -173,3 +176,4 @@ with DAG(
 
     datasets >> create >> train >> score
     delete_loser >> cleanup.as_teardown(setups=create)
+    # [END howto_ttm_champion]

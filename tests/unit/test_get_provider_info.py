@@ -39,7 +39,7 @@ def test_connection_type_describes_the_form() -> None:
     behaviour = connection["ui-field-behaviour"]
     assert behaviour["relabeling"] == {"host": "Base URL", "password": "API Key", "port": "Base URL port"}
     assert {"login", "schema"} <= set(behaviour["hidden-fields"])
-    # The port stays shown: Airflow 3.3.2's Test action needs a stored port (see the README).
+    # The port stays shown: Airflow 3.3.2's Test action needs a stored port (see docs/connection.md).
     assert not {"host", "password", "port"} & set(behaviour["hidden-fields"])
     fields = connection["conn-fields"]
     assert {"timeout", "max_attempts", "backoff_cap", "verify", "proxy", "allow_insecure_http"} <= set(fields)
@@ -151,3 +151,28 @@ def test_hook_form_widgets_follow_the_declared_fields() -> None:
     assert widgets["allow_insecure_http"].kwargs["default"] is False
     (_, bounds) = widgets["max_attempts"].kwargs["validators"]
     assert (bounds.min, bounds.max) == (1, 20)
+
+
+# What `GET /ui/connections/hook_meta` answers for each connection type, as the api-server builds it.
+_UI_DEFAULT_CONN_NAMES = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+print(json.dumps({hook.connection_type: hook.default_conn_name for hook in HookMetaService.hook_meta_data()}))
+"""
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="the api-server's hook metadata is Airflow 3's")
+def test_the_ui_hook_metadata_has_no_default_connection_id_for_any_type() -> None:
+    """The UI reports ``default_conn_name: null`` for ``ttm`` as for every type: Airflow 3.0-3.3 fill it
+    from nowhere (the provider-info schema has no key for it), so the provider has nothing to declare.
+
+    If Airflow starts reading it, this fails: then declare ``ttm_default`` where it is read.
+    """
+    completed = subprocess.run(
+        [sys.executable, "-c", _UI_DEFAULT_CONN_NAMES], capture_output=True, text=True, check=True
+    )
+    default_conn_names = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert "ttm" in default_conn_names
+    assert "fs" in default_conn_names  # the standard provider's FSHook, whose default is fs_default
+    assert set(default_conn_names.values()) == {None}
+    assert TuneTheModelHook.default_conn_name == "ttm_default"
