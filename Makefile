@@ -18,7 +18,7 @@ PINNED := requirements/airflow-3.3.txt
 LINES := 2.11 3.0 3.1 3.2
 # Lines whose dag.test() suite `make test` does not run yet (`make integration-3.2` runs it): on 3.2.2
 # with the pinned set every task start fails in Airflow's in-process execution API ("'State' object
-# has no attribute 'svcs_registry'"); not resolved yet (see README, Compatibility).
+# has no attribute 'svcs_registry'"); not resolved yet (see docs/compatibility.md).
 INTEGRATION_BLOCKED := 3.2
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 WHEEL := dist/airflow_provider_ttm-$(VERSION)-py3-none-any.whl

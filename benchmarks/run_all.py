@@ -143,7 +143,7 @@ The import of the modules a DAG file needs, in a fresh interpreter that has alre
 Not run by `make bench`: measured by a test on 2026-12-01, on 2 CPUs shared with other work (load
 average 1.7 to 3):
 
-    .venv/bin/pytest -s tests/operators/test_large_lists.py -k 10000
+    .venv/bin/pytest -s tests/unit/triggers/test_large_lists.py -k 10000
 
 20 coalesced waits on a local server answering a 2.3 MiB list of 10,000 models, 20 polls at a 0.1 s
 interval; a task ticking every millisecond records the CPU time the event loop's thread spent
