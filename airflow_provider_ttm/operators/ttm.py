@@ -34,15 +34,13 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     after the task instance, so the hook can also recognise its own model when a create reply is
     lost. Giving your own ``name`` keeps that protection within one try.
 
-    The model's arguments are the fields of :class:`~airflow_provider_ttm.api.endpoints.ModelSpec`,
-    each templated; the waiting ones and ``ttm_conn_id`` are those of
-    :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator`.
+    The model's arguments are the fields of :class:`~airflow_provider_ttm.api.endpoints.ModelSpec`
+    (``model_type``, ``name``, ``num_classes``, ``train_iters``, ``pretrained_model``), each
+    templated; the others are those of
+    :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator` (waiting,
+    ``ttm_conn_id``).
 
-    :param model_type: see ``ModelSpec``. (templated)
-    :param name: see ``ModelSpec``; default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
-    :param num_classes: see ``ModelSpec``. (templated)
-    :param train_iters: see ``ModelSpec``. (templated)
-    :param pretrained_model: see ``ModelSpec``. (templated)
+    :param name: by default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
     """
 
     template_fields: Sequence[str] = (*MODEL_SPEC_FIELDS, "ttm_conn_id")
