@@ -17,6 +17,8 @@ from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_POLL_INTERVAL = 60.0
@@ -88,11 +90,12 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
     def defer_wait(
         self, context: Context, watch: StatusWatch, *, poll_interval: float, wait_timeout: float
     ) -> NoReturn:
-        """Defer to a status trigger until the model is Ready; resume in ``execute_complete``.
+        """Defer to a status trigger until the model is Ready.
 
-        The trigger's deadline is the earlier of now + ``wait_timeout`` and :func:`execution_deadline`;
-        when it is the latter, ``execute_complete`` gets ``deadline_set_by="execution_timeout"``, so
-        the end of the wait fails as a task timeout (see :func:`ready_model`).
+        The task resumes in ``execute_complete(context, event, deadline_set_by)``, which reads the
+        event with :func:`ready_model`. The trigger's deadline is the earlier of now +
+        ``wait_timeout`` and :func:`execution_deadline`; when it is the latter, ``deadline_set_by``
+        is ``"execution_timeout"``, so the end of the wait fails as a task timeout.
 
         :param context: the task's context.
         :param watch: the wait so far: its model, start, strictness and failed checks in a row.
@@ -163,6 +166,21 @@ class TuneTheModelWaitingOperator(TuneTheModelDeferrableOperator):
             )
             self.defer_wait(context, watch, poll_interval=self.poll_interval, wait_timeout=self.wait_timeout)
         self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+
+
+def keep_arguments(task: BaseOperator, names: Iterable[str], arguments: Mapping[str, Any]) -> None:
+    """Keep each of ``names`` from ``arguments`` (an ``__init__``'s ``locals()``) as an attribute, as given.
+
+    For arguments that are read by name from one list of names (the fields of ``ModelSpec`` or
+    ``GenerationOptions``, the training operator's datasets), so that list is the only one.
+    Airflow renders templates in the attributes.
+
+    :param task: the task being made.
+    :param names: the arguments to keep.
+    :param arguments: the ``__init__``'s arguments by name.
+    """
+    for name in names:
+        setattr(task, name, arguments[name])
 
 
 def execution_deadline(task: BaseOperator, context: Context) -> float | None:

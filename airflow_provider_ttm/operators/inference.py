@@ -15,6 +15,7 @@ from airflow_provider_ttm.api.inference import (
     validate_threshold,
 )
 from airflow_provider_ttm.arguments import is_resolved_later
+from airflow_provider_ttm.operators.base import keep_arguments
 from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
 
 if TYPE_CHECKING:
@@ -180,15 +181,7 @@ class TuneTheModelGenerateOperator(TuneTheModelBatchOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.num_hypos = num_hypos
-        self.min_tokens = min_tokens
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.top_k = top_k
-        self.top_p = top_p
-        self.seed = seed
-        self.prefix_tokens_only = prefix_tokens_only
-        self.span_delimiters = span_delimiters
+        keep_arguments(self, GENERATION_OPTIONS, locals())
         if not any(is_resolved_later(getattr(self, name)) for name in GENERATION_OPTIONS):
             self._options()
 

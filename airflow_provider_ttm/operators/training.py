@@ -15,6 +15,7 @@ from airflow_provider_ttm.arguments import flag, is_resolved_later, positive_sec
 from airflow_provider_ttm.operators.base import (
     TuneTheModelWaitingOperator,
     default_model_name,
+    keep_arguments,
     ready_model,
 )
 from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
@@ -96,8 +97,7 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.train_data = train_data
-        self.validation_data = validation_data
+        keep_arguments(self, _DATA_PARAMS, locals())
         self.model_type = model_type
         self.num_classes = num_classes
         self.target_column = target_column
@@ -209,10 +209,7 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
     ) -> str:
-        """Finish after the trigger's event: the model's id if it is Ready, else raise; clean up files.
-
-        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
-        """
+        """After the trigger's event (see ``defer_wait``): the model's id if Ready, else raise; clean up."""
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
         finally:

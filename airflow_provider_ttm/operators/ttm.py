@@ -15,6 +15,7 @@ from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
     TuneTheModelWaitingOperator,
     default_model_name,
+    keep_arguments,
     ready_model,
 )
 
@@ -57,11 +58,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_type = model_type
-        self.name = name
-        self.num_classes = num_classes
-        self.train_iters = train_iters
-        self.pretrained_model = pretrained_model
+        keep_arguments(self, MODEL_SPEC_FIELDS, locals())
         self.check_arguments(rendered=False)
 
     def check_arguments(self, *, rendered: bool) -> None:
@@ -87,13 +84,18 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
 
     def submit_job(self, context: Context) -> str:
         """Create the model and push its id to XCom at once."""
-        name = self.name if self.name is not None else default_model_name(context)
-        values = {field: getattr(self, field) for field in MODEL_SPEC_FIELDS}
-        record = self.hook.create_model(
-            ModelSpec(**{**values, "name": name}), adopt_existing=self.name is None
-        )
+        arguments = self._model_arguments()
+        adopt_existing = arguments["name"] is None  # the default name is this task instance's own
+        if adopt_existing:
+            arguments["name"] = default_model_name(context)
+        spec = ModelSpec(**arguments)
+        record = self.hook.create_model(spec, adopt_existing=adopt_existing)
         self.log.info(
-            "Created %s %s (name %r), status %s.", record.model_type, record.model_name, name, record.status
+            "Created %s %s (name %r), status %s.",
+            record.model_type,
+            record.model_name,
+            spec.name,
+            record.status,
         )
         context["ti"].xcom_push(key="return_value", value=record.model_name)
         return record.model_name
@@ -128,10 +130,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
     ) -> str:
-        """Finish after the trigger's event: the model's id if it is Ready, else raise.
-
-        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
-        """
+        """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise."""
         model = ready_model(event, deadline_set_by=deadline_set_by)
         self.log.info("Model %s is Ready.", model["model_name"])
         return str(model["model_name"])
@@ -145,7 +144,6 @@ class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):
 
     :param model_name: the model's id. (templated)
     :param fail_if_missing: fail when the model does not exist, instead of logging it.
-    :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
     template_fields: Sequence[str] = ("model_name", "ttm_conn_id")
@@ -180,7 +178,6 @@ class TuneTheModelListModelsOperator(TuneTheModelBaseOperator):
         (a plain string is refused). (templated)
     :param model_type: keep only ``classifier`` or ``generator`` models. (templated)
     :param public: list the public models (ready-made, callable with any key) instead of the key's own.
-    :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
     template_fields: Sequence[str] = ("statuses", "model_type", "ttm_conn_id")

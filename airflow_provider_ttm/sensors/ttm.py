@@ -177,12 +177,10 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
     ) -> dict[str, Any]:
-        """Finish after the trigger's event: the model's record if it is Ready, else raise.
+        """After the trigger's event (see ``defer_wait``): the model's record if it is Ready, else raise.
 
         ``soft_fail`` skips when ``execution_timeout`` ended the wait, as it does in ``poke`` mode
         (Airflow's ``AirflowTaskTimeout`` is no ``AirflowException``, so Airflow would not).
-
-        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
         """
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
