@@ -82,7 +82,7 @@ class ModelSpec:
             return validate_name(value)
         if field == "pretrained_model":
             return validate_model_name(value, param=field)
-        return whole_number(field, value, minimum=2 if field == "num_classes" else 1)
+        return whole_number(field, value, minimum={"num_classes": 2, "train_iters": 1}[field])
 
     def to_json(self) -> dict[str, Any]:
         """The body of the create request."""
