@@ -7,7 +7,7 @@ here, before anything is sent, and every error names the parameter and what was 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import quote
 
@@ -41,38 +41,76 @@ def list_models() -> ApiRequest:
     return ApiRequest("GET", f"{API_PREFIX}/models")
 
 
-def create_model(
-    model_type: str,
-    *,
-    name: str | None = None,
-    num_classes: int | str | None = None,
-    train_iters: int | str | None = None,
-    pretrained_model: str | None = None,
-) -> ApiRequest:
-    """``POST /v0/models``: create a classifier or a generator (not idempotent).
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to create, every field checked (and numbers read) when it is built.
 
     :param model_type: ``classifier`` or ``generator``.
     :param name: a human-readable name, stored by the service as ``user_name``.
     :param num_classes: number of classes of a classifier, at least 2.
     :param train_iters: training iterations, at least 1 (service default when omitted).
     :param pretrained_model: id of a model to start from.
+
+    A whole number may also be given as a string of digits, as a template renders it.
     """
-    validate_model_type(model_type)
-    body: dict[str, Any] = {"model_type": model_type}
-    if name is not None:
-        body["name"] = validate_name(name)
-    params: dict[str, int] = {}
-    if num_classes is not None:
-        if model_type != "classifier":
-            raise ValueError(f"num_classes applies to classifiers only; got it for a {model_type}.")
-        params["num_classes"] = whole_number("num_classes", num_classes, minimum=2)
-    if train_iters is not None:
-        params["train_iters"] = whole_number("train_iters", train_iters, minimum=1)
-    if params:
-        body["model_params"] = params
-    if pretrained_model is not None:
-        body["pretrained_model"] = validate_model_name(pretrained_model, param="pretrained_model")
-    return ApiRequest("POST", f"{API_PREFIX}/models", json=body, idempotent=False)
+
+    model_type: str
+    name: str | None = None
+    num_classes: int | None = None
+    train_iters: int | None = None
+    pretrained_model: str | None = None
+
+    def __post_init__(self) -> None:
+        for field in MODEL_SPEC_FIELDS:
+            object.__setattr__(self, field, self.check(field, getattr(self, field)))
+        if self.num_classes is not None and self.model_type != "classifier":
+            raise ValueError(f"num_classes applies to classifiers only; got it for a {self.model_type}.")
+
+    @staticmethod
+    def check(field: str, value: object) -> Any:
+        """Return one field's value as kept, checked alone (None: not given, except for a ``model_type``).
+
+        :param field: the field's name, one of ``MODEL_SPEC_FIELDS``.
+        :param value: the value given.
+        :raises ValueError: naming the field.
+        """
+        if field == "model_type":
+            return validate_model_type(value)
+        if value is None:
+            return None
+        if field == "name":
+            return validate_name(value)
+        if field == "pretrained_model":
+            return validate_model_name(value, param=field)
+        return whole_number(field, value, minimum={"num_classes": 2, "train_iters": 1}[field])
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of the create request."""
+        body: dict[str, Any] = {"model_type": self.model_type}
+        if self.name is not None:
+            body["name"] = self.name
+        params = {
+            key: value
+            for key, value in (("num_classes", self.num_classes), ("train_iters", self.train_iters))
+            if value is not None
+        }
+        if params:
+            body["model_params"] = params
+        if self.pretrained_model is not None:
+            body["pretrained_model"] = self.pretrained_model
+        return body
+
+
+#: The fields of ``ModelSpec``, in order.
+MODEL_SPEC_FIELDS = tuple(field.name for field in fields(ModelSpec))
+
+
+def create_model(spec: ModelSpec) -> ApiRequest:
+    """``POST /v0/models``: create a classifier or a generator (not idempotent).
+
+    :param spec: the model to create.
+    """
+    return ApiRequest("POST", f"{API_PREFIX}/models", json=spec.to_json(), idempotent=False)
 
 
 def get_model_status(model_name: str) -> ApiRequest:

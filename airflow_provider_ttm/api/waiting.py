@@ -22,20 +22,46 @@ class WaitOutcome(StrEnum):
 
 @dataclass
 class StatusWatch:
-    """Follows one model's status across polls and says when it changed.
+    """Follows one model's status across polls: says when it changed, and counts failed checks.
+
+    The sensor (in every mode) and the status trigger keep their wait's state here, so a wait
+    handed from one to the other (a sensor deferring) goes on where it was.
 
     :param model_name: the model's id, for messages.
     :param started_at: when the wait started, in seconds since the epoch (as ``now`` of ``observe``).
     :param strict: treat a status this provider does not know as a failure instead of waiting on.
+    :param last_status: the status of the last reading, if any.
+    :param max_consecutive_errors: transient failed checks in a row tolerated (see ``failed_check``).
+    :param errors_in_a_row: failed checks in a row so far; a reading sets it back to 0.
     """
 
     model_name: str
     started_at: float
     strict: bool = False
     last_status: str | None = None
+    max_consecutive_errors: int = 5
+    errors_in_a_row: int = 0
+
+    def failed_check(self, error: Exception, *, retryable: bool) -> str | None:
+        """Count one failed status check; the warning to log while the wait may go on, else None.
+
+        The wait must end (None) when the failure cannot pass (not ``retryable``) or when more
+        than ``max_consecutive_errors`` came in a row.
+
+        :param error: what the check raised, for the warning.
+        :param retryable: whether checking again may help.
+        """
+        self.errors_in_a_row += 1
+        if not retryable or self.errors_in_a_row > self.max_consecutive_errors:
+            return None
+        return (
+            f"Status check of model {self.model_name} failed ({self.errors_in_a_row} in a row, "
+            f"{self.max_consecutive_errors} tolerated): {error}"
+        )
 
     def observe(self, record: ModelRecord, now: float) -> tuple[WaitOutcome, str | None]:
         """Classify one reading; the message is set when the status changed since the last one."""
+        self.errors_in_a_row = 0
         changed = record.status != self.last_status
         self.last_status = record.status
         status = record.known_status

@@ -171,38 +171,28 @@ class TuneTheModelHook(BaseHook):
         )
 
     def create_model(
-        self,
-        model_type: str,
-        *,
-        name: str | None = None,
-        num_classes: int | str | None = None,
-        train_iters: int | str | None = None,
-        pretrained_model: str | None = None,
-        adopt_existing: bool = False,
+        self, spec: endpoints.ModelSpec | str, *, adopt_existing: bool = False, **fields: Any
     ) -> ModelRecord:
         """Create a model, at most once.
 
         A create whose outcome is unknown (timeout or dropped connection after sending) is only
-        tried again when ``name`` was given and no model of that name appeared meanwhile; without
-        a name it fails rather than risk a second, billed model. When the model list is too large
-        to read (over ``MAX_REPLY_BYTES``), the model is created without that check, and a create
-        whose outcome is unknown fails the same way.
+        tried again when the model has a ``name`` and no model of that name appeared meanwhile;
+        without a name it fails rather than risk a second, billed model. When the model list is
+        too large to read (over ``MAX_REPLY_BYTES``), the model is created without that check, and
+        a create whose outcome is unknown fails the same way.
 
-        :param model_type: ``classifier`` or ``generator``.
-        :param name: human-readable name; makes the call safe to retry.
-        :param num_classes: number of classes of a classifier (at least 2).
-        :param train_iters: training iterations.
-        :param pretrained_model: id of a model to start from.
-        :param adopt_existing: return an existing, not failed model of this ``name`` instead of
+        :param spec: the model to create, or only its ``model_type``, the other fields of
+            :class:`~airflow_provider_ttm.api.endpoints.ModelSpec` then given as keywords, e.g.
+            ``create_model("classifier", name="tweets", num_classes=3)``.
+        :param adopt_existing: return an existing, not failed model of the same name instead of
             creating one (for names unique to one task instance, so a retry finds its own model).
+        :param fields: with a ``model_type``, the other fields of ``ModelSpec``.
         """
-        request = endpoints.create_model(
-            model_type,
-            name=name,
-            num_classes=num_classes,
-            train_iters=train_iters,
-            pretrained_model=pretrained_model,
-        )
+        if not isinstance(spec, endpoints.ModelSpec):
+            spec = endpoints.ModelSpec(spec, **fields)
+        elif fields:
+            raise TypeError(f"Give a ModelSpec or its fields as keywords, not both; got {', '.join(fields)}.")
+        request, name = endpoints.create_model(spec), spec.name
         namesakes = self._namesakes(self._models_named, name, "model") if name is not None else None
         reusable = [model for model in namesakes or [] if not model.has_failed]
         if adopt_existing and reusable:

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, conf
 
 from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.api.waiting import StatusWatch
 from airflow_provider_ttm.arguments import check_conn_id, flag, poll_interval_seconds, positive_seconds
 from airflow_provider_ttm.exceptions import TuneTheModelWaitTimeoutError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_POLL_INTERVAL = 60.0
@@ -29,7 +32,7 @@ _MAX_DEFAULT_NAME = 200
 
 
 class TuneTheModelBaseOperator(BaseOperator):
-    """Base of the provider's operators: the connection id and a hook made on first use.
+    """Base of the provider's operators and sensor: the connection id and a hook made on first use.
 
     Subclasses check their arguments in ``check_arguments``, called at the end of their
     ``__init__`` (literal values) and first thing in ``execute`` (all values, rendered).
@@ -54,16 +57,17 @@ class TuneTheModelBaseOperator(BaseOperator):
         return TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
 
 
-class TuneTheModelWaitingOperator(TuneTheModelBaseOperator):
-    """Base of the operators that can wait until a model is Ready, in the worker or the triggerer.
+class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
+    """Base of the tasks that wait on a model and can defer the wait to the triggerer.
 
-    :param wait_for_ready: wait until the model is Ready before finishing.
+    The sensor and the operators that wait for Ready take these arguments, and defer to
+    ``TuneTheModelModelStatusTrigger`` with ``defer_wait``.
+
     :param deferrable: wait in the triggerer, holding no worker slot (default from
         ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status checks while waiting.
-    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
-        task's ``execution_timeout`` also ends the wait, whichever comes first.
-    :param max_consecutive_errors: transient status-check failures in a row tolerated while waiting.
+    :param max_consecutive_errors: transient status-check failures in a row (each one after the
+        hook's own retries) tolerated before the wait fails: by the sensor in every mode, by an
+        operator while deferred.
     :param coalesce: while deferred, share one list request per interval with the other waits on
         this connection in the triggerer (default); False polls this model's status endpoint alone.
     """
@@ -71,38 +75,112 @@ class TuneTheModelWaitingOperator(TuneTheModelBaseOperator):
     def __init__(
         self,
         *,
-        wait_for_ready: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
         max_consecutive_errors: int = 5,
         coalesce: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.wait_for_ready = flag("wait_for_ready", wait_for_ready)
         self.deferrable = flag("deferrable", deferrable)
-        self.poll_interval = poll_interval_seconds("poll_interval", poll_interval)
-        self.wait_timeout = positive_seconds("timeout", timeout)
         self.max_consecutive_errors = endpoints.whole_number(
             "max_consecutive_errors", max_consecutive_errors, minimum=0
         )
         self.coalesce = flag("coalesce", coalesce)
 
+    def defer_wait(
+        self, context: Context, watch: StatusWatch, *, poll_interval: float, wait_timeout: float
+    ) -> NoReturn:
+        """Defer to a status trigger until the model is Ready.
+
+        The task resumes in ``execute_complete(context, event, deadline_set_by)``, which reads the
+        event with :func:`ready_model`. The trigger's deadline is the earlier of now +
+        ``wait_timeout`` and :func:`execution_deadline`; when it is the latter, ``deadline_set_by``
+        is ``"execution_timeout"``, so the end of the wait fails as a task timeout.
+
+        :param context: the task's context.
+        :param watch: the wait so far: its model, start, strictness and failed checks in a row.
+        :param poll_interval: seconds between status checks.
+        :param wait_timeout: the wait's own timeout in seconds.
+        """
+        from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
+        now = time.time()
+        deadline, set_by = now + wait_timeout, "timeout"
+        limit = execution_deadline(self, context)
+        if limit is not None and limit < deadline:
+            deadline, set_by = limit, EXECUTION_TIMEOUT
+        if deadline <= now:
+            raise AirflowTaskTimeout(
+                f"The execution_timeout of {self.execution_timeout} passed before the wait on model "
+                f"{watch.model_name} could be deferred."
+            )
+        self.defer(
+            trigger=TuneTheModelModelStatusTrigger(
+                ttm_conn_id=self.ttm_conn_id,
+                model_name=watch.model_name,
+                poll_interval=poll_interval,
+                deadline=deadline,
+                max_consecutive_errors=watch.max_consecutive_errors,
+                strict=watch.strict,
+                started_at=watch.started_at,
+                coalesce=self.coalesce,
+                errors_in_a_row=watch.errors_in_a_row,
+            ),
+            method_name="execute_complete",
+            kwargs={"deadline_set_by": set_by},
+            timeout=timedelta(seconds=deadline - now) + DEFER_TIMEOUT_GRACE,
+        )
+
+
+class TuneTheModelWaitingOperator(TuneTheModelDeferrableOperator):
+    """Base of the operators that can wait until a model is Ready, in the worker or the triggerer.
+
+    Besides these, it takes the arguments of :class:`TuneTheModelDeferrableOperator` and
+    :class:`TuneTheModelBaseOperator`.
+
+    :param wait_for_ready: wait until the model is Ready before finishing.
+    :param poll_interval: seconds between status checks while waiting.
+    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
+        task's ``execution_timeout`` also ends the wait, whichever comes first.
+    """
+
+    def __init__(
+        self,
+        *,
+        wait_for_ready: bool = False,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_ready = flag("wait_for_ready", wait_for_ready)
+        self.poll_interval = poll_interval_seconds("poll_interval", poll_interval)
+        self.wait_timeout = positive_seconds("timeout", timeout)
+
     def wait_until_ready(self, context: Context, model_name: str) -> None:
         """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead."""
         if self.deferrable:
             self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
-            defer_wait(
-                self,
-                context,
-                model_name=model_name,
-                poll_interval=self.poll_interval,
-                wait_timeout=self.wait_timeout,
-                max_consecutive_errors=self.max_consecutive_errors,
-                coalesce=self.coalesce,
+            watch = StatusWatch(
+                model_name, started_at=time.time(), max_consecutive_errors=self.max_consecutive_errors
             )
+            self.defer_wait(context, watch, poll_interval=self.poll_interval, wait_timeout=self.wait_timeout)
         self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+
+
+def keep_arguments(task: BaseOperator, names: Iterable[str], arguments: Mapping[str, Any]) -> None:
+    """Keep each of ``names`` from ``arguments`` (an ``__init__``'s ``locals()``) as an attribute, as given.
+
+    For arguments that are read by name from one list of names (the fields of ``ModelSpec`` or
+    ``GenerationOptions``, the training operator's datasets), so that list is the only one.
+    Airflow renders templates in the attributes.
+
+    :param task: the task being made.
+    :param names: the arguments to keep.
+    :param arguments: the ``__init__``'s arguments by name.
+    """
+    for name in names:
+        setattr(task, name, arguments[name])
 
 
 def execution_deadline(task: BaseOperator, context: Context) -> float | None:
@@ -118,66 +196,6 @@ def execution_deadline(task: BaseOperator, context: Context) -> float | None:
     return started + task.execution_timeout.total_seconds()
 
 
-def defer_wait(
-    task: BaseOperator,
-    context: Context,
-    *,
-    model_name: str,
-    poll_interval: float,
-    wait_timeout: float,
-    max_consecutive_errors: int,
-    coalesce: bool,
-    strict: bool = False,
-    started_at: float | None = None,
-    errors_in_a_row: int = 0,
-) -> NoReturn:
-    """Defer ``task`` to a status trigger until the model is Ready; resume in ``execute_complete``.
-
-    The trigger's deadline is the earlier of now + ``wait_timeout`` and :func:`execution_deadline`;
-    when it is the latter, ``execute_complete`` gets ``deadline_set_by="execution_timeout"``, so
-    the end of the wait fails as a task timeout (see :func:`ready_model`).
-
-    :param task: the operator or sensor that waits.
-    :param context: the task's context.
-    :param model_name: the model's id.
-    :param poll_interval: seconds between status checks.
-    :param wait_timeout: the wait's own timeout in seconds.
-    :param max_consecutive_errors: transient failures in a row tolerated.
-    :param coalesce: share one list request per interval with the other waits on the connection.
-    :param strict: fail on a status this provider does not know.
-    :param started_at: when the wait started (seconds since the epoch), for log lines; default now.
-    :param errors_in_a_row: transient failures in a row already seen before deferring.
-    """
-    from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
-    now = time.time()
-    deadline, set_by = now + wait_timeout, "timeout"
-    limit = execution_deadline(task, context)
-    if limit is not None and limit < deadline:
-        deadline, set_by = limit, EXECUTION_TIMEOUT
-    if deadline <= now:
-        raise AirflowTaskTimeout(
-            f"The execution_timeout of {task.execution_timeout} passed before the wait on model "
-            f"{model_name} could be deferred."
-        )
-    task.defer(
-        trigger=TuneTheModelModelStatusTrigger(
-            ttm_conn_id=task.ttm_conn_id,  # type: ignore[attr-defined]
-            model_name=model_name,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            max_consecutive_errors=max_consecutive_errors,
-            strict=strict,
-            started_at=started_at if started_at is not None else now,
-            coalesce=coalesce,
-            errors_in_a_row=errors_in_a_row,
-        ),
-        method_name="execute_complete",
-        kwargs={"deadline_set_by": set_by},
-        timeout=timedelta(seconds=deadline - now) + DEFER_TIMEOUT_GRACE,
-    )
-
-
 def ready_model(
     event: object, model_name: str | None = None, *, deadline_set_by: str | None = None
 ) -> dict[str, Any]:
@@ -189,7 +207,7 @@ def ready_model(
 
     :param event: the event payload the trigger yielded.
     :param model_name: the model the task waited on, when the task knows it.
-    :param deadline_set_by: what set the wait's deadline, as :func:`defer_wait` passed it.
+    :param deadline_set_by: what set the wait's deadline, as ``defer_wait`` passed it.
     """
     try:
         return model_from_event(event, model_name)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ttm import data_files
 from airflow_provider_ttm.api import endpoints
-from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, data_format_of, inputs_from
+from airflow_provider_ttm.api.datasets import inputs_from
 from airflow_provider_ttm.api.inference import (
     DEFAULT_THRESHOLD,
     GENERATION_OPTIONS,
@@ -15,7 +15,8 @@ from airflow_provider_ttm.api.inference import (
     validate_threshold,
 )
 from airflow_provider_ttm.arguments import is_resolved_later
-from airflow_provider_ttm.operators.base import TuneTheModelBaseOperator
+from airflow_provider_ttm.operators.base import keep_arguments
+from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,15 +26,21 @@ if TYPE_CHECKING:
 MAX_CONCURRENCY = 64
 
 
-class _BatchInferenceOperator(TuneTheModelBaseOperator):
-    """What both batch operators share: reading the inputs, the thread pool's bounds, the output.
+class TuneTheModelBatchOperator(TuneTheModelDataOperator):
+    """Base of the batch operators: reading the inputs, the thread pool's bounds, the output.
 
-    :param model_name: the id of the model to call. (templated)
-    :param inputs: the input texts. (templated)
-    :param input_column: the column of the text in rows and files. (templated)
-    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
-    :param output_path: write the results there as JSON Lines and return the path. (templated)
-    :param max_concurrency: the most requests in flight at once.
+    Up to ``max_concurrency`` requests run at once on a thread pool in the worker; an input whose
+    request fails in a way that may pass (429, 5xx, a lost or garbled reply) is tried again, and a
+    final failure names the input and stops the batch. Besides these, it takes the arguments of
+    :class:`~airflow_provider_ttm.operators.data.TuneTheModelDataOperator` (``model_name``, the
+    model to call, ``input_column``, ``data_format``, ``ttm_conn_id``).
+
+    :param inputs: the texts: a list, a list of rows (mappings with ``input_column``), a dataset
+        ``{"inputs": [...], ...}``, another task's output, or the location of a CSV, JSON Lines or
+        JSON file (local path, URL or ``ObjectStoragePath``). (templated)
+    :param output_path: write the results there as JSON Lines and return the path, which keeps
+        large batches out of XCom. (templated)
+    :param max_concurrency: the most requests in flight at once (1 to 64).
     :param item_retries: extra attempts of an input whose failure may pass (the task's own
         ``retries`` re-run the whole batch).
     """
@@ -50,35 +57,25 @@ class _BatchInferenceOperator(TuneTheModelBaseOperator):
     def __init__(
         self,
         *,
-        model_name: str,
         inputs: Any,
-        input_column: str = DEFAULT_INPUT_COLUMN,
-        data_format: str | None = None,
         output_path: Any = None,
         max_concurrency: int = 4,
         item_retries: int = 2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
         self.inputs = inputs
-        self.input_column = input_column
-        self.data_format = data_format
         self.output_path = output_path
         self.max_concurrency = endpoints.whole_number("max_concurrency", max_concurrency, minimum=1)
         if self.max_concurrency > MAX_CONCURRENCY:
             raise ValueError(f"max_concurrency must be at most {MAX_CONCURRENCY}; got {max_concurrency!r}.")
         self.item_retries = endpoints.whole_number("item_retries", item_retries, minimum=0)
-        if not is_resolved_later(model_name):
-            endpoints.validate_model_name(model_name)
-        if data_format is not None and not is_resolved_later(data_format):
-            data_format_of("", data_format, param="data_format")
         self.check_arguments(rendered=False)
 
     def execute(self, context: Context) -> list[dict[str, Any]] | str:
         """Call the model once per input; return the results in input order, or the output path."""
         self.check_arguments(rendered=True)
-        model_name = endpoints.validate_model_name(self.model_name)
+        model_name = self.model_name
         self._validate_options()
         loaded = data_files.load("inputs", self.inputs, data_format=self.data_format)
         texts = inputs_from("inputs", loaded, input_column=self.input_column)
@@ -103,38 +100,26 @@ class _BatchInferenceOperator(TuneTheModelBaseOperator):
         raise NotImplementedError
 
 
-class TuneTheModelClassifyOperator(_BatchInferenceOperator):
+class TuneTheModelClassifyOperator(TuneTheModelBatchOperator):
     """Classify a batch of texts with a trained classifier (or a public one).
 
-    Returns one ``{"input", "scores", "class"}`` per input, in input order, or, with
-    ``output_path``, writes them there as JSON Lines and returns the path, which keeps large
-    batches out of XCom. A binary classifier answers one score, the probability of class 1:
-    ``class`` is 1 when it is >= ``threshold``, else 0. A classifier of k >= 3 classes answers k
+    ``model_name`` is a classifier's id, e.g. ``train.output``, or a public one's. Returns one
+    ``{"input", "scores", "class"}`` per input, in input order (or, with ``output_path``, the
+    path of the file that holds them). A binary classifier answers one score, the probability of
+    class 1: ``class`` is 1 when it is >= ``threshold``, else 0. A classifier of k >= 3 classes answers k
     scores: ``class`` is the index of the highest (``threshold`` does not apply). Any other answer
     (no score, 2 scores, a score that is not a finite number, or answers of one model with
     different numbers of scores) is a malformed reply and fails the task.
 
-    Up to ``max_concurrency`` requests run at once on a thread pool in the worker; an input whose
-    request fails in a way that may pass (429, 5xx, a lost or garbled reply) is tried again, and a
-    final failure names the input and stops the batch.
+    Besides ``threshold``, it takes the arguments of
+    :class:`~airflow_provider_ttm.operators.inference.TuneTheModelBatchOperator`.
 
-    :param model_name: the classifier's id, e.g. ``train.output``, or a public one's. (templated)
-    :param inputs: the texts: a list, a list of rows (mappings with ``input_column``), a dataset
-        ``{"inputs": [...], ...}``, another task's output, or the location of a CSV, JSON Lines or
-        JSON file (local path, URL or ``ObjectStoragePath``). (templated)
-    :param input_column: the column of the text in rows and files. (templated)
-    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
-    :param output_path: write the results there as JSON Lines and return the path. (templated)
-    :param max_concurrency: the most requests in flight at once (1 to 64).
-    :param item_retries: extra attempts of an input whose failure may pass (the task's own
-        ``retries`` re-run the whole batch).
     :param threshold: a binary classifier's score at or above which an input is class 1, from 0
         to 1; checked when the DAG is parsed and again, once rendered, before any request.
         (templated)
-    :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
-    template_fields: Sequence[str] = (*_BatchInferenceOperator.template_fields, "threshold")
+    template_fields: Sequence[str] = (*TuneTheModelBatchOperator.template_fields, "threshold")
 
     def __init__(self, *, threshold: float | str = DEFAULT_THRESHOLD, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -164,35 +149,22 @@ class TuneTheModelClassifyOperator(_BatchInferenceOperator):
         ]
 
 
-class TuneTheModelGenerateOperator(_BatchInferenceOperator):
+class TuneTheModelGenerateOperator(TuneTheModelBatchOperator):
     """Generate responses to a batch of texts with a trained generator (or a public one).
 
-    Returns one ``{"input", "responses"}`` per input, in input order, or, with ``output_path``,
-    writes them there as JSON Lines and returns the path. Concurrency and retries as for
-    ``TuneTheModelClassifyOperator``. Each generation knob left as None is the service's default.
+    ``model_name`` is a generator's id: a trained one, a public one, or ``default-generator`` for
+    few-shot generation with no training (put the examples in the input). Returns one
+    ``{"input", "responses"}`` per input, in input order (or, with ``output_path``, the path of the
+    file that holds them).
 
-    :param model_name: the generator's id: a trained one, a public one, or ``default-generator``
-        for few-shot generation with no training (put the examples in the input). (templated)
-    :param inputs: the texts, in any form ``TuneTheModelClassifyOperator`` accepts. (templated)
-    :param num_hypos: responses per input, at least 1. (templated)
-    :param min_tokens: the fewest tokens of a response, at least 1. (templated)
-    :param max_tokens: the most tokens of a response, at least ``min_tokens``. (templated)
-    :param temperature: sampling temperature, >= 0. (templated)
-    :param top_k: sample among the ``top_k`` likeliest tokens (0: no limit). (templated)
-    :param top_p: nucleus sampling threshold, from 0 to 1. (templated)
-    :param seed: a whole number making sampling repeatable. (templated)
-    :param prefix_tokens_only: restrict responses to tokens that can follow the input. (templated)
-    :param span_delimiters: a string or strings that end a response span. (templated)
-    :param input_column: the column of the text in rows and files. (templated)
-    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
-    :param output_path: write the results there as JSON Lines and return the path. (templated)
-    :param max_concurrency: the most requests in flight at once (1 to 64).
-    :param item_retries: extra attempts of an input whose failure may pass (the task's own
-        ``retries`` re-run the whole batch).
-    :param ttm_conn_id: the Airflow connection to use. (templated)
+    Its generation knobs are the fields of
+    :class:`~airflow_provider_ttm.api.inference.GenerationOptions` (``num_hypos``,
+    ``max_tokens``, ``temperature``...), each templated; one left as None is the service's
+    default, and ``span_delimiters`` may also be a single string. Besides these, it takes the
+    arguments of :class:`~airflow_provider_ttm.operators.inference.TuneTheModelBatchOperator`.
     """
 
-    template_fields: Sequence[str] = (*_BatchInferenceOperator.template_fields, *GENERATION_OPTIONS)
+    template_fields: Sequence[str] = (*TuneTheModelBatchOperator.template_fields, *GENERATION_OPTIONS)
 
     def __init__(
         self,
@@ -209,15 +181,7 @@ class TuneTheModelGenerateOperator(_BatchInferenceOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.num_hypos = num_hypos
-        self.min_tokens = min_tokens
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.top_k = top_k
-        self.top_p = top_p
-        self.seed = seed
-        self.prefix_tokens_only = prefix_tokens_only
-        self.span_delimiters = span_delimiters
+        keep_arguments(self, GENERATION_OPTIONS, locals())
         if not any(is_resolved_later(getattr(self, name)) for name in GENERATION_OPTIONS):
             self._options()
 

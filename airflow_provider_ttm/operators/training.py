@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_ttm import data_files
-from airflow_provider_ttm.api import endpoints, training
-from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, Dataset, build_dataset, data_format_of
+from airflow_provider_ttm.api import training
+from airflow_provider_ttm.api.datasets import Dataset, build_dataset
 from airflow_provider_ttm.api.statuses import has_training_started
 from airflow_provider_ttm.arguments import flag, is_resolved_later, positive_seconds, text
 from airflow_provider_ttm.operators.base import (
     TuneTheModelWaitingOperator,
     default_model_name,
+    keep_arguments,
     ready_model,
 )
+from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,7 +33,7 @@ _DATA_PARAMS = ("train_data", "validation_data")
 _MAX_PREFIX = 256 - len(max(training.file_names(""), key=len))
 
 
-class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
+class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaitingOperator):
     """Train a model: upload a training and a validation set, bind them, fit; optionally wait for Ready.
 
     Each dataset is a mapping ``{"inputs": [...], "classes" | "outputs": [...]}``, a list of rows
@@ -46,32 +48,25 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
     reply is lost is checked before it is sent again. Returns the model's id, so ``train.output``
     feeds an inference task.
 
-    :param model_name: the id of the model to train, e.g. ``create.output``. (templated)
+    Besides these, it takes the arguments of
+    :class:`~airflow_provider_ttm.operators.data.TuneTheModelDataOperator` (``model_name``, the
+    model to train, ``input_column``, ``data_format``) and
+    :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator` (waiting,
+    ``ttm_conn_id``); its uploaded files are checked at most ``poll_interval`` apart, sooner at first.
+
     :param train_data: the training set. (templated)
     :param validation_data: the validation set. (templated)
     :param model_type: ``classifier`` or ``generator``; default: the model's. When given with
         ``num_classes``, the data is fully checked before any request. (templated)
     :param num_classes: the classifier's number of classes; default: the model's. (templated)
-    :param input_column: the column of the input text in rows and files. (templated)
     :param target_column: the column of the target; default ``class`` (classifier) or ``output``
         (generator). (templated)
-    :param data_format: ``csv``, ``jsonl`` or ``json`` for files; default from the suffix. (templated)
     :param file_name_prefix: names the files ``<prefix>.train`` and ``<prefix>.validate``; default
         ``<dag_id>.<task_id>.<run_id>[.<map_index>]``, unique per task instance, which also lets a
         retry delete what an earlier try uploaded. (templated)
-    :param wait_for_ready: wait until the model is Ready before finishing.
-    :param deferrable: wait in the triggerer, holding no worker slot (default from
-        ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status checks while waiting (files are checked sooner).
-    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
-        task's ``execution_timeout`` also ends the wait, whichever comes first.
     :param files_timeout: how long to wait for the uploaded files to be processed.
-    :param max_consecutive_errors: transient status-check failures in a row tolerated while deferred.
-    :param coalesce: while deferred, share one list request per interval with the other waits on
-        this connection in the triggerer (default); False polls this model's status endpoint alone.
     :param delete_files: delete the uploaded files when the task fails, and once the model is Ready
         (with ``wait_for_ready``; without it they are kept while the model trains).
-    :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -91,28 +86,21 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
     def __init__(
         self,
         *,
-        model_name: str,
         train_data: Any,
         validation_data: Any,
         model_type: str | None = None,
         num_classes: int | str | None = None,
-        input_column: str = DEFAULT_INPUT_COLUMN,
         target_column: str | None = None,
-        data_format: str | None = None,
         file_name_prefix: str | None = None,
         files_timeout: float | timedelta = DEFAULT_FILES_TIMEOUT,
         delete_files: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
-        self.train_data = train_data
-        self.validation_data = validation_data
+        keep_arguments(self, _DATA_PARAMS, locals())
         self.model_type = model_type
         self.num_classes = num_classes
-        self.input_column = input_column
         self.target_column = target_column
-        self.data_format = data_format
         self.file_name_prefix = file_name_prefix
         self.files_timeout = positive_seconds("files_timeout", files_timeout)
         self.delete_files = flag("delete_files", delete_files)
@@ -125,10 +113,6 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
         def known(value: object) -> bool:
             return rendered or not is_resolved_later(value)
 
-        if known(self.model_name):
-            endpoints.validate_model_name(self.model_name)
-        if self.data_format is not None and known(self.data_format):
-            data_format_of("", self.data_format, param="data_format")
         if known(self.input_column):
             text("input_column", self.input_column)
         if self.target_column is not None and known(self.target_column):
@@ -225,10 +209,7 @@ class TuneTheModelTrainModelOperator(TuneTheModelWaitingOperator):
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
     ) -> str:
-        """Finish after the trigger's event: the model's id if it is Ready, else raise; clean up files.
-
-        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
-        """
+        """After the trigger's event (see ``defer_wait``): the model's id if Ready, else raise; clean up."""
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
         finally:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import ResumableJobMixin
 
 from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.api.endpoints import MODEL_SPEC_FIELDS, ModelSpec
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
 from airflow_provider_ttm.arguments import flag, is_resolved_later, status_names
@@ -14,11 +15,12 @@ from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
     TuneTheModelWaitingOperator,
     default_model_name,
+    keep_arguments,
     ready_model,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -33,31 +35,16 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     after the task instance, so the hook can also recognise its own model when a create reply is
     lost. Giving your own ``name`` keeps that protection within one try.
 
-    :param model_type: ``classifier`` or ``generator``. (templated)
-    :param name: human-readable name; default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
-    :param num_classes: number of classes of a classifier, at least 2. (templated)
-    :param train_iters: training iterations, at least 1. (templated)
-    :param pretrained_model: id of a model to start from. (templated)
-    :param wait_for_ready: wait until the model is Ready before finishing.
-    :param deferrable: wait in the triggerer, holding no worker slot (default from
-        ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status checks while waiting.
-    :param timeout: how long to wait for Ready (seconds or ``timedelta``); while deferred, the
-        task's ``execution_timeout`` also ends the wait, whichever comes first.
-    :param max_consecutive_errors: transient status-check failures in a row tolerated while waiting.
-    :param coalesce: while deferred, share one list request per interval with the other waits on
-        this connection in the triggerer (default); False polls this model's status endpoint alone.
-    :param ttm_conn_id: the Airflow connection to use. (templated)
+    The model's arguments are the fields of :class:`~airflow_provider_ttm.api.endpoints.ModelSpec`
+    (``model_type``, ``name``, ``num_classes``, ``train_iters``, ``pretrained_model``), each
+    templated; the others are those of
+    :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator` (waiting,
+    ``ttm_conn_id``).
+
+    :param name: by default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
     """
 
-    template_fields: Sequence[str] = (
-        "model_type",
-        "name",
-        "num_classes",
-        "train_iters",
-        "pretrained_model",
-        "ttm_conn_id",
-    )
+    template_fields: Sequence[str] = (*MODEL_SPEC_FIELDS, "ttm_conn_id")
     external_id_key = "ttm_model_name"
 
     def __init__(
@@ -71,30 +58,24 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_type = model_type
-        self.name = name
-        self.num_classes = num_classes
-        self.train_iters = train_iters
-        self.pretrained_model = pretrained_model
+        keep_arguments(self, MODEL_SPEC_FIELDS, locals())
         self.check_arguments(rendered=False)
 
     def check_arguments(self, *, rendered: bool) -> None:
         """Check each known argument alone, then all of them together once none is left to render."""
         super().check_arguments(rendered=rendered)
-        checks: dict[str, Callable[[Any], object]] = {
-            "model_type": endpoints.validate_model_type,
-            "name": endpoints.validate_name,
-            "num_classes": lambda value: endpoints.whole_number("num_classes", value, minimum=2),
-            "train_iters": lambda value: endpoints.whole_number("train_iters", value, minimum=1),
-            "pretrained_model": lambda value: endpoints.validate_model_name(value, param="pretrained_model"),
-        }
-        values = {param: getattr(self, param) for param in checks}
-        known = {param: value for param, value in values.items() if rendered or not is_resolved_later(value)}
-        for param, value in known.items():
+        values = self._model_arguments()
+        known = {field: value for field, value in values.items() if rendered or not is_resolved_later(value)}
+        if len(known) == len(values):
+            ModelSpec(**known)
+            return
+        for field, value in known.items():
             if value is not None:
-                checks[param](value)
-        if len(known) == len(checks):
-            endpoints.create_model(**known)
+                ModelSpec.check(field, value)
+
+    def _model_arguments(self) -> dict[str, Any]:
+        """The ``ModelSpec`` fields as given (rendered in ``execute``)."""
+        return {field: getattr(self, field) for field in MODEL_SPEC_FIELDS}
 
     def execute(self, context: Context) -> str:
         """Create the model (or resume the one an earlier try created) and return its id."""
@@ -103,17 +84,18 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
 
     def submit_job(self, context: Context) -> str:
         """Create the model and push its id to XCom at once."""
-        name = self.name if self.name is not None else default_model_name(context)
-        record = self.hook.create_model(
-            self.model_type,
-            name=name,
-            num_classes=self.num_classes,
-            train_iters=self.train_iters,
-            pretrained_model=self.pretrained_model,
-            adopt_existing=self.name is None,
-        )
+        arguments = self._model_arguments()
+        adopt_existing = arguments["name"] is None  # the default name is this task instance's own
+        if adopt_existing:
+            arguments["name"] = default_model_name(context)
+        spec = ModelSpec(**arguments)
+        record = self.hook.create_model(spec, adopt_existing=adopt_existing)
         self.log.info(
-            "Created %s %s (name %r), status %s.", record.model_type, record.model_name, name, record.status
+            "Created %s %s (name %r), status %s.",
+            record.model_type,
+            record.model_name,
+            spec.name,
+            record.status,
         )
         context["ti"].xcom_push(key="return_value", value=record.model_name)
         return record.model_name
@@ -148,10 +130,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
     ) -> str:
-        """Finish after the trigger's event: the model's id if it is Ready, else raise.
-
-        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
-        """
+        """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise."""
         model = ready_model(event, deadline_set_by=deadline_set_by)
         self.log.info("Model %s is Ready.", model["model_name"])
         return str(model["model_name"])
@@ -165,7 +144,6 @@ class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):
 
     :param model_name: the model's id. (templated)
     :param fail_if_missing: fail when the model does not exist, instead of logging it.
-    :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
     template_fields: Sequence[str] = ("model_name", "ttm_conn_id")
@@ -200,7 +178,6 @@ class TuneTheModelListModelsOperator(TuneTheModelBaseOperator):
         (a plain string is refused). (templated)
     :param model_type: keep only ``classifier`` or ``generator`` models. (templated)
     :param public: list the public models (ready-made, callable with any key) instead of the key's own.
-    :param ttm_conn_id: the Airflow connection to use. (templated)
     """
 
     template_fields: Sequence[str] = ("statuses", "model_type", "ttm_conn_id")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -11,21 +10,13 @@ from airflow.providers.common.compat.sdk import (
     AirflowTaskTimeout,
     BaseSensorOperator,
     PokeReturnValue,
-    conf,
 )
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
-from airflow_provider_ttm.arguments import (
-    check_conn_id,
-    flag,
-    is_resolved_later,
-    poll_interval_seconds,
-    positive_seconds,
-)
+from airflow_provider_ttm.arguments import flag, is_resolved_later, poll_interval_seconds, positive_seconds
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
-from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
-from airflow_provider_ttm.operators.base import defer_wait, ready_model
+from airflow_provider_ttm.operators.base import TuneTheModelDeferrableOperator, ready_model
 from airflow_provider_ttm.version_compat import first_reschedule_date, task_state_store
 
 if TYPE_CHECKING:
@@ -39,7 +30,7 @@ if TYPE_CHECKING:
 WAIT_STATE_KEY = "ttm_sensor_wait"
 
 
-class TuneTheModelModelReadySensor(BaseSensorOperator):
+class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOperator):
     """Wait until a model is Ready; fail at once if its training failed.
 
     Returns the model's record (a dict) as XCom. Works in ``poke``, ``reschedule`` and deferrable
@@ -51,14 +42,12 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
     (Airflow 3.3+); on older Airflow a failed check is retried within the same poke instead.
     See ``docs/waiting.md``.
 
+    Besides these, it takes the arguments of
+    :class:`~airflow_provider_ttm.operators.base.TuneTheModelDeferrableOperator` and
+    :class:`~airflow_provider_ttm.operators.base.TuneTheModelBaseOperator`.
+
     :param model_name: the model's id. (templated)
-    :param deferrable: wait in the triggerer (default from ``[operators] default_deferrable``).
     :param strict: fail on a status this provider does not know, instead of waiting on.
-    :param max_consecutive_errors: transient status-check failures in a row tolerated (each one
-        after the hook's own retries) before the sensor fails.
-    :param coalesce: while deferred, share one list request per interval with the other waits on
-        this connection in the triggerer (default); False polls this model's status endpoint alone.
-    :param ttm_conn_id: the Airflow connection to use. (templated)
 
     ``poke_interval`` is the time between status checks in every mode (at least 0.05 s), and
     ``timeout`` bounds the whole wait, as for any sensor; while deferred, the task's
@@ -67,17 +56,7 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("model_name", "ttm_conn_id")
 
-    def __init__(
-        self,
-        *,
-        model_name: str,
-        ttm_conn_id: str = TuneTheModelHook.default_conn_name,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        strict: bool = False,
-        max_consecutive_errors: int = 5,
-        coalesce: bool = True,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, model_name: str, strict: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("poke_interval", 60.0)
         # Checked before BaseSensorOperator as well: it refuses some bad values with other errors
         # (inf: OverflowError; Airflow 2.11, a negative one: AirflowException), and every Airflow
@@ -88,16 +67,9 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         flag("soft_fail", self.soft_fail)  # Airflow reads any truthy value, such as "no", as True
         flag("exponential_backoff", self.exponential_backoff)
         self.model_name = model_name
-        self.ttm_conn_id = ttm_conn_id
-        self.deferrable = flag("deferrable", deferrable)
         self.strict = flag("strict", strict)
-        self.coalesce = flag("coalesce", coalesce)
-        self.max_consecutive_errors = endpoints.whole_number(
-            "max_consecutive_errors", max_consecutive_errors, minimum=0
-        )
         self.check_arguments(rendered=False)
         self._watch: StatusWatch | None = None
-        self._errors_in_a_row = 0
         self._store: TaskStateStore | None = None
         self._stored: dict[str, Any] | None = None
 
@@ -112,12 +84,7 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         """Check ``model_name`` and ``ttm_conn_id``: literal ones at parse time, all once rendered."""
         if rendered or not is_resolved_later(self.model_name):
             endpoints.validate_model_name(self.model_name)
-        check_conn_id(self.ttm_conn_id, rendered=rendered)
-
-    @cached_property
-    def hook(self) -> TuneTheModelHook:
-        """The hook of ``ttm_conn_id``."""
-        return TuneTheModelHook(ttm_conn_id=self.ttm_conn_id)
+        super().check_arguments(rendered=rendered)
 
     def execute(self, context: Context) -> Any:
         """Check once; when not Ready yet, wait by poking or by deferring to the triggerer."""
@@ -128,17 +95,8 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         if checked:
             return checked.xcom_value
         self.log.info("Model %s is not Ready yet; deferring the wait to the triggerer.", self.model_name)
-        defer_wait(
-            self,
-            context,
-            model_name=self.model_name,
-            poll_interval=self.poke_interval,
-            wait_timeout=self.timeout,
-            max_consecutive_errors=self.max_consecutive_errors,
-            coalesce=self.coalesce,
-            strict=self.strict,
-            started_at=self._watch.started_at if self._watch else None,
-            errors_in_a_row=self._errors_in_a_row,
+        self.defer_wait(
+            context, self._resume_watch(context), poll_interval=self.poke_interval, wait_timeout=self.timeout
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -153,14 +111,19 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
             try:
                 record = self.hook.get_model(self.model_name)
             except TuneTheModelError as error:
-                waiting = self._tolerate(error)
+                warning = watch.failed_check(error, retryable=error.retryable)
+                if warning is None:
+                    seen = f" ({watch.errors_in_a_row} failed checks in a row)" if error.retryable else ""
+                    raise TuneTheModelError(
+                        f"Status check of model {self.model_name} failed{seen}: {error}"
+                    ) from error
+                self.log.warning(warning)
                 if self.reschedule and self._store is None:
                     time.sleep(self.poke_interval)
                     continue
                 self._remember(context)
-                return waiting
+                return PokeReturnValue(is_done=False)
             break
-        self._errors_in_a_row = 0
         outcome, message = watch.observe(record, time.time())
         self._remember(context)
         if message:
@@ -175,7 +138,10 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
         if self._watch is not None:
             return self._watch
         self._watch = StatusWatch(
-            self.model_name, started_at=self._wait_started_at(context), strict=self.strict
+            self.model_name,
+            started_at=self._wait_started_at(context),
+            strict=self.strict,
+            max_consecutive_errors=self.max_consecutive_errors,
         )
         self._store = task_state_store(context) if self.reschedule else None
         if self._store is not None:
@@ -183,7 +149,7 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
             if isinstance(saved, dict) and saved.get("try_number") == context["ti"].try_number:
                 self._stored = saved
                 errors = saved.get("errors_in_a_row")
-                self._errors_in_a_row = errors if isinstance(errors, int) and errors >= 0 else 0
+                self._watch.errors_in_a_row = errors if isinstance(errors, int) and errors >= 0 else 0
                 status = saved.get("last_status")
                 self._watch.last_status = status if isinstance(status, str) else None
         return self._watch
@@ -194,29 +160,12 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
             return
         state = {
             "try_number": context["ti"].try_number,
-            "errors_in_a_row": self._errors_in_a_row,
+            "errors_in_a_row": self._watch.errors_in_a_row,
             "last_status": self._watch.last_status,
         }
         if state != self._stored:
             self._store.set(WAIT_STATE_KEY, state)
             self._stored = state
-
-    def _tolerate(self, error: TuneTheModelError) -> PokeReturnValue:
-        """Count a failed status check; give up when it is not transient or too many came in a row."""
-        self._errors_in_a_row += 1
-        if not error.retryable or self._errors_in_a_row > self.max_consecutive_errors:
-            seen = f" ({self._errors_in_a_row} failed checks in a row)" if error.retryable else ""
-            raise TuneTheModelError(
-                f"Status check of model {self.model_name} failed{seen}: {error}"
-            ) from error
-        self.log.warning(
-            "Status check of model %s failed (%d in a row, %d tolerated): %s",
-            self.model_name,
-            self._errors_in_a_row,
-            self.max_consecutive_errors,
-            error,
-        )
-        return PokeReturnValue(is_done=False)
 
     def _wait_started_at(self, context: Context) -> float:
         if self.reschedule:
@@ -228,12 +177,10 @@ class TuneTheModelModelReadySensor(BaseSensorOperator):
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
     ) -> dict[str, Any]:
-        """Finish after the trigger's event: the model's record if it is Ready, else raise.
+        """After the trigger's event (see ``defer_wait``): the model's record if it is Ready, else raise.
 
         ``soft_fail`` skips when ``execution_timeout`` ended the wait, as it does in ``poke`` mode
         (Airflow's ``AirflowTaskTimeout`` is no ``AirflowException``, so Airflow would not).
-
-        :param deadline_set_by: what set the wait's deadline (from ``defer_wait``).
         """
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)

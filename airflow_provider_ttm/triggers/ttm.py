@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.triggers.poller import StatusFeed
 
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
+#: Where Airflow finds the trigger when it loads one stored in its database. Written out, not
+#: derived from where the class is defined: moving the class must not orphan the triggers that
+#: deferred tasks already stored (if it moves, keep this path importable).
+CLASSPATH = "airflow_provider_ttm.triggers.ttm.TuneTheModelModelStatusTrigger"
 
 
 class TuneTheModelModelStatusTrigger(BaseTrigger):
@@ -76,9 +80,14 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         self.errors_in_a_row = whole_number("errors_in_a_row", errors_in_a_row, minimum=0)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Class path and JSON-primitive arguments (no secret: the key stays in the connection)."""
+        """Class path and JSON-primitive arguments (no secret: the key stays in the connection).
+
+        The path is ``CLASSPATH``; a subclass's is its own (derived), or the triggerer would run
+        this class in its place.
+        """
+        cls = type(self)
         return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
+            CLASSPATH if cls is TuneTheModelModelStatusTrigger else f"{cls.__module__}.{cls.__qualname__}",
             {
                 "ttm_conn_id": self.ttm_conn_id,
                 "model_name": self.model_name,
@@ -98,7 +107,13 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         The deadline bounds the whole wait, the first reading included, whatever the network does:
         a stalled reply, or a stalled list shared with other waits, cannot hold the event back.
         """
-        watch = StatusWatch(self.model_name, started_at=self.started_at or time.time(), strict=self.strict)
+        watch = StatusWatch(
+            self.model_name,
+            started_at=self.started_at or time.time(),
+            strict=self.strict,
+            max_consecutive_errors=self.max_consecutive_errors,
+            errors_in_a_row=self.errors_in_a_row,
+        )
         try:
             validate_model_name(self.model_name)
         except ValueError as error:
@@ -129,24 +144,16 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
             await feed.aclose()
 
     async def _wait(self, feed: StatusFeed, watch: StatusWatch) -> dict[str, Any]:
-        errors_in_a_row = self.errors_in_a_row
         while True:
             try:
                 record = await feed.next_reading()
             except TuneTheModelError as error:
-                errors_in_a_row += 1
-                if not error.retryable or errors_in_a_row > self.max_consecutive_errors:
-                    seen = f" after {errors_in_a_row} failed polls in a row" if error.retryable else ""
+                warning = watch.failed_check(error, retryable=error.retryable)
+                if warning is None:
+                    seen = f" after {watch.errors_in_a_row} failed polls in a row" if error.retryable else ""
                     return self._payload("error", watch.last_status, f"Status check failed{seen}: {error}")
-                self.log.warning(
-                    "Status check of model %s failed (%d in a row, %d tolerated): %s",
-                    self.model_name,
-                    errors_in_a_row,
-                    self.max_consecutive_errors,
-                    error,
-                )
+                self.log.warning(warning)
             else:
-                errors_in_a_row = 0
                 outcome, message = watch.observe(record, time.time())
                 if message:
                     self.log.info(message)

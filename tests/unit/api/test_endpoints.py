@@ -15,7 +15,9 @@ def test_list_models_is_an_idempotent_get() -> None:
 
 
 def test_create_model_builds_the_reference_body() -> None:
-    request = endpoints.create_model("classifier", name="my-shiny-classifier", num_classes=3)
+    request = endpoints.create_model(
+        endpoints.ModelSpec("classifier", name="my-shiny-classifier", num_classes=3)
+    )
 
     assert request.method == "POST"
     assert request.path == "/v0/models"
@@ -29,7 +31,9 @@ def test_create_model_builds_the_reference_body() -> None:
 
 def test_create_model_with_every_option() -> None:
     request = endpoints.create_model(
-        "classifier", name="n", num_classes="4", train_iters=" 10 ", pretrained_model="base_model-1"
+        endpoints.ModelSpec(
+            "classifier", name="n", num_classes="4", train_iters=" 10 ", pretrained_model="base_model-1"
+        )
     )
 
     assert request.json == {
@@ -41,20 +45,20 @@ def test_create_model_with_every_option() -> None:
 
 
 def test_create_model_minimal_generator_sends_no_params() -> None:
-    request = endpoints.create_model("generator")
+    request = endpoints.create_model(endpoints.ModelSpec("generator"))
 
     assert request.json == {"model_type": "generator"}
 
 
 def test_create_model_generator_accepts_train_iters() -> None:
-    request = endpoints.create_model("generator", train_iters=1)
+    request = endpoints.create_model(endpoints.ModelSpec("generator", train_iters=1))
 
     assert request.json == {"model_type": "generator", "model_params": {"train_iters": 1}}
 
 
 @pytest.mark.parametrize("num_classes", [2, "2", "3", " 7 ", 1000])
 def test_create_model_accepts_whole_class_counts(num_classes: object) -> None:
-    request = endpoints.create_model("classifier", num_classes=num_classes)
+    request = endpoints.create_model(endpoints.ModelSpec("classifier", num_classes=num_classes))
 
     assert request.json is not None
     assert request.json["model_params"]["num_classes"] == int(str(num_classes).strip())
@@ -63,7 +67,10 @@ def test_create_model_accepts_whole_class_counts(num_classes: object) -> None:
 def test_create_model_accepts_a_name_of_the_maximum_length() -> None:
     name = "x" * endpoints.MAX_NAME_LENGTH
 
-    assert endpoints.create_model("generator", name=name).json == {"model_type": "generator", "name": name}
+    assert endpoints.create_model(endpoints.ModelSpec("generator", name=name)).json == {
+        "model_type": "generator",
+        "name": name,
+    }
 
 
 def test_get_model_status_path(model_id: str) -> None:
@@ -116,20 +123,20 @@ def test_create_model_refuses_bad_arguments_naming_the_parameter(
     model_type = arguments.pop("model_type")
 
     with pytest.raises(ValueError) as raised:
-        endpoints.create_model(model_type, **arguments)
+        endpoints.ModelSpec(model_type, **arguments)
 
     assert message in str(raised.value)
 
 
 def test_num_classes_error_shows_the_value_given() -> None:
     with pytest.raises(ValueError, match=r"num_classes must be a whole number of at least 2; got '3a'\."):
-        endpoints.create_model("classifier", num_classes="3a")
+        endpoints.ModelSpec("classifier", num_classes="3a")
 
 
 @pytest.mark.parametrize("value", ["²", "3²"])
 def test_num_classes_with_a_non_decimal_digit_is_refused_naming_the_parameter(value: str) -> None:
     with pytest.raises(ValueError, match="num_classes"):
-        endpoints.create_model("classifier", num_classes=value)
+        endpoints.ModelSpec("classifier", num_classes=value)
 
 
 # Model ids that must never reach a URL path, and what the error must show.

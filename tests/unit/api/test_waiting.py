@@ -92,6 +92,28 @@ def test_strict_mode_still_waits_on_documented_statuses() -> None:
     assert watch.observe(_reading("Ready"), 2.0)[0] is WaitOutcome.READY
 
 
+def test_transient_failed_checks_are_tolerated_up_to_the_limit_and_a_reading_resets_the_count() -> None:
+    watch = StatusWatch(MODEL, started_at=0.0, max_consecutive_errors=2, errors_in_a_row=1)
+    error = TimeoutError("read timed out")
+
+    assert watch.failed_check(error, retryable=True) == (
+        f"Status check of model {MODEL} failed (2 in a row, 2 tolerated): read timed out"
+    )
+    assert watch.failed_check(error, retryable=True) is None
+    assert watch.errors_in_a_row == 3
+
+    watch.observe(_reading("Training"), 1.0)
+    assert watch.errors_in_a_row == 0
+    assert watch.failed_check(error, retryable=True) is not None
+
+
+def test_a_failed_check_that_cannot_pass_ends_the_wait_at_once() -> None:
+    watch = StatusWatch(MODEL, started_at=0.0, max_consecutive_errors=5)
+
+    assert watch.failed_check(PermissionError("key rejected"), retryable=False) is None
+    assert watch.errors_in_a_row == 1
+
+
 def test_wait_outcomes_are_plain_strings() -> None:
     assert [outcome.value for outcome in WaitOutcome] == ["ready", "failed", "waiting"]
 

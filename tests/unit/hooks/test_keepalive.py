@@ -43,7 +43,7 @@ def _drop_on_reused(request: Request) -> Reply:
 
 
 def _create() -> ApiRequest:
-    return endpoints.create_model("classifier", name="keepalive-test")
+    return endpoints.create_model(endpoints.ModelSpec("classifier", name="keepalive-test"))
 
 
 def _sync_calls(

@@ -12,6 +12,7 @@ import responses
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, redact
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from airflow_provider_ttm.api.endpoints import ModelSpec
 from airflow_provider_ttm.api.replies import MAX_REPLY_BYTES
 from airflow_provider_ttm.exceptions import (
     TuneTheModelAuthenticationError,
@@ -448,6 +449,21 @@ def test_create_without_a_name_only_posts(
     assert record.model_name == NEW_ID
     assert _methods(http) == ["POST /v0/models"]
     assert json.loads(http.calls[0].request.body) == {"model_type": "generator", "pretrained_model": "base-1"}
+
+
+def test_create_takes_a_model_spec_but_not_a_spec_and_fields_at_once(
+    hook: TuneTheModelHook, http: responses.RequestsMock, api: str, model_payload
+) -> None:
+    http.post(f"{api}/v0/models", json=model_payload(model_name=NEW_ID, model_type="generator"))
+
+    assert hook.create_model(ModelSpec("generator", train_iters=3)).model_name == NEW_ID
+    assert json.loads(http.calls[0].request.body) == {
+        "model_type": "generator",
+        "model_params": {"train_iters": 3},
+    }
+    with pytest.raises(TypeError, match="train_iters"):
+        hook.create_model(ModelSpec("generator"), train_iters=3)
+    assert len(http.calls) == 1
 
 
 def test_create_with_bad_arguments_sends_nothing(

@@ -254,7 +254,7 @@ def test_a_non_idempotent_request_is_only_repeated_when_it_surely_did_not_happen
     settings: ConnectionSettings, model_payload, waits, first: httpx.Response | Exception, attempts: int
 ) -> None:
     service = FakeService(first, httpx.Response(200, json=model_payload()))
-    create = endpoints.create_model("classifier", name="tweets")
+    create = endpoints.create_model(endpoints.ModelSpec("classifier", name="tweets"))
 
     if attempts == 1:
         with pytest.raises(TuneTheModelError):

@@ -7,6 +7,7 @@ the waits on a connection) and per-model (``coalesce=False``: each trigger reads
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from support.hostile_server import HostileServer, Reply, Request
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.poller import active_pollers
-from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+from airflow_provider_ttm.triggers.ttm import CLASSPATH, TuneTheModelModelStatusTrigger
 
 #: The route each mode polls.
 POLL_ROUTE = {True: "GET /v0/models", False: "GET /v0/models/{id}/status"}
@@ -52,6 +53,23 @@ def test_serialize_round_trip_keeps_every_argument_and_no_secret(ttm_emulator) -
     assert TuneTheModelModelStatusTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert all(isinstance(value, (str, int, float, bool, type(None))) for value in kwargs.values())
     assert ttm_emulator.api_key not in repr(kwargs)
+
+
+def test_serialized_classpath_is_the_literal_and_imports_the_trigger() -> None:
+    classpath, _ = TuneTheModelModelStatusTrigger("ttm_default", "abc123").serialize()
+    assert classpath == CLASSPATH
+    module, _, name = classpath.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is TuneTheModelModelStatusTrigger
+
+
+def test_a_subclass_serializes_its_own_path_and_leaves_the_literal_alone() -> None:
+    class Mine(TuneTheModelModelStatusTrigger):
+        pass
+
+    mine, _ = Mine("ttm_default", "abc123").serialize()
+    ours, _ = TuneTheModelModelStatusTrigger("ttm_default", "abc123").serialize()
+    assert mine == f"{__name__}.{Mine.__qualname__}"
+    assert ours == "airflow_provider_ttm.triggers.ttm.TuneTheModelModelStatusTrigger"
 
 
 def test_serialized_coalesce_defaults_to_true_for_triggers_serialized_before_it() -> None:
