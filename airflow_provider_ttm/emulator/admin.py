@@ -11,11 +11,9 @@ from airflow_provider_ttm.emulator.config import RUNTIME_FIELDS
 from airflow_provider_ttm.emulator.errors import ApiError
 from airflow_provider_ttm.emulator.faults import parse_rules
 from airflow_provider_ttm.emulator.payloads import parse_json_object
-from airflow_provider_ttm.emulator.routes import route_table
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.routing import Route
 
     from airflow_provider_ttm.emulator.control import EmulatorControl
 
@@ -39,21 +37,6 @@ class AdminRoutes:
 
     def __init__(self, control: EmulatorControl) -> None:
         self._control = control
-
-    def routes(self) -> list[Route]:
-        """The Starlette routes under ``/_emulator/``."""
-        return route_table(
-            [
-                ("GET", "/_emulator/state", self.state),
-                ("POST", "/_emulator/reset", self.reset),
-                ("GET", "/_emulator/faults", self.faults),
-                ("POST", "/_emulator/faults", self.set_faults),
-                ("DELETE", "/_emulator/faults", self.clear_faults),
-                ("POST", "/_emulator/models/{id}/status", self.force_status),
-                ("GET", "/_emulator/config", self.config),
-                ("POST", "/_emulator/config", self.configure),
-            ]
-        )
 
     async def state(self, request: Request) -> Response:
         """``GET /_emulator/state``: counters, live models and files, faults."""

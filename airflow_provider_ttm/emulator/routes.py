@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from airflow_provider_ttm.emulator import payloads
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from starlette.requests import Request
 
     from airflow_provider_ttm.emulator.state import EmulatorState
@@ -30,11 +27,6 @@ async def _body(request: Request) -> dict[str, object]:
     return payloads.parse_json_object(await request.body())
 
 
-def route_table(rows: list[tuple[str, str, Callable[[Request], Awaitable[Response]]]]) -> list[Route]:
-    """Starlette routes from ``(method, path, handler)`` rows."""
-    return [Route(path, handler, methods=[method]) for method, path, handler in rows]
-
-
 class ApiRoutes:
     """
     The endpoints of the Tune The Model API, one method each.
@@ -44,27 +36,6 @@ class ApiRoutes:
 
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
-
-    def routes(self) -> list[Route]:
-        """The Starlette routes; their paths are the route templates counters and faults name."""
-        return route_table(
-            [
-                ("GET", "/v0/models", self.list_models),
-                ("POST", "/v0/models", self.create_model),
-                ("GET", "/v0/models/{id}/status", self.model_status),
-                ("DELETE", "/v0/models/{id}/delete", self.delete_model),
-                ("POST", "/v0/models/{id}/bind", self.bind),
-                ("POST", "/v0/models/{id}/fit", self.fit),
-                ("POST", "/v0/models/{id}/classify", self.classify),
-                ("POST", "/v0/models/{id}/generate", self.generate),
-                ("GET", "/v0/public-models", self.public_models),
-                ("GET", "/v0/files", self.list_files),
-                ("POST", "/v0/files", self.create_file),
-                ("GET", "/v0/files/{id}/status", self.file_status),
-                ("DELETE", "/v0/files/{id}/delete", self.delete_file),
-                ("PUT", "/_upload/{id}", self.upload),
-            ]
-        )
 
     async def list_models(self, request: Request) -> Response:
         """``GET /v0/models``."""
