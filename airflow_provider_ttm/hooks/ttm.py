@@ -200,15 +200,7 @@ class TuneTheModelHook(BaseHook):
             return reusable[0]
         if name is None:
             return parse_model(self.transport.send(request, recover=_refuse_blind_resend))
-        if namesakes is None:
-            return parse_model(self.transport.send(request, recover=_refuse_unchecked_resend("model")))
-        recover = self._recovery_by_name(
-            name,
-            namesakes,
-            self._models_named,
-            key=lambda model: model.model_name,
-            payload=ModelRecord.to_dict,
-        )
+        recover = self._recovery_by_name(name, namesakes, self._models_named, what="model")
         return parse_model(self.transport.send(request, recover=recover))
 
     def _models_named(self, name: str) -> list[ModelRecord]:
@@ -231,26 +223,33 @@ class TuneTheModelHook(BaseHook):
     def _recovery_by_name(
         self,
         name: str,
-        before: list[_Named],
+        before: list[_Named] | None,
         named: Callable[[str], list[_Named]],
         *,
-        key: Callable[[_Named], str],
-        payload: Callable[[_Named], dict[str, Any]],
+        what: str,
     ) -> Recovery:
         """How to tell whether a create of ``name`` whose reply was lost took effect.
 
         The recovery looks for a new record of that name (one not in ``before``); after a timeout it
         first gives the service one more timeout to finish. It returns that record's reply, or None
-        so the create may be sent again.
+        so the create may be sent again. When ``before`` is None (the list was too large to read),
+        there is nothing to compare with: a create whose outcome is unknown fails.
+
+        :param name: the name the create gives.
+        :param before: the records of that name before the create, or None when unknown.
+        :param named: reads the records of a name.
+        :param what: ``model`` or ``file``, for messages.
         """
-        known = {key(record) for record in before}
+        if before is None:
+            return _refuse_unchecked_resend(what)
+        known = {_identity(record) for record in before}
 
         def recover(error: TuneTheModelError) -> dict[str, Any] | None:
             settle = settle_seconds(error, self.settings.timeout)
             if settle:
                 self.log.warning("Create of %r timed out; giving the service %.0f s to finish.", name, settle)
                 time.sleep(settle)
-            new = [record for record in named(name) if key(record) not in known]
+            new = [record for record in named(name) if _identity(record) not in known]
             if not new:
                 self.log.warning("Create of %r failed (%s); nothing of that name appeared.", name, error)
                 return None
@@ -258,9 +257,9 @@ class TuneTheModelHook(BaseHook):
                 "Create of %r got no usable answer (%s), but the service made it: %s.",
                 name,
                 error,
-                key(new[0]),
+                _identity(new[0]),
             )
-            return payload(new[0])
+            return _as_create_reply(new[0])
 
         return recover
 
@@ -309,15 +308,7 @@ class TuneTheModelHook(BaseHook):
         """
         request = files.create_file(name, task_type)
         before = self._namesakes(self._files_named, name, "file")
-        if before is None:
-            return parse_file(self.transport.send(request, recover=_refuse_unchecked_resend("file")))
-        recover = self._recovery_by_name(
-            name,
-            before,
-            self._files_named,
-            key=lambda record: record.file_id,
-            payload=lambda record: record.to_dict(with_upload_url=True),
-        )
+        recover = self._recovery_by_name(name, before, self._files_named, what="file")
         return parse_file(self.transport.send(request, recover=recover))
 
     def _files_named(self, name: str) -> list[FileRecord]:
@@ -541,6 +532,16 @@ def _refuse_blind_resend(error: TuneTheModelError) -> None:
         "without a name a second model could not be told apart. Give the operator a 'name' "
         "to make creation safe to retry, and check the service for a stray model."
     ) from error
+
+
+def _identity(record: ModelRecord | FileRecord) -> str:
+    """A model's or a file's id."""
+    return record.model_name if isinstance(record, ModelRecord) else record.file_id
+
+
+def _as_create_reply(record: ModelRecord | FileRecord) -> dict[str, Any]:
+    """A record as its create call answers it (a file's with its upload URL)."""
+    return record.to_dict() if isinstance(record, ModelRecord) else record.to_dict(with_upload_url=True)
 
 
 def _refuse_unchecked_resend(what: str) -> Recovery:
