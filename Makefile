@@ -75,7 +75,7 @@ release-check: $(WHEEL) $(SDIST)
 	$(UV) venv --quiet --python $(PYTHON) $(RELEASE_CHECK)
 	$(UV) pip sync --quiet --python $(RELEASE_CHECK)/bin/python $(PINNED)
 	$(UV) pip install --quiet --python $(RELEASE_CHECK)/bin/python -c $(PINNED) $(WHEEL)
-	TTM_WHEEL=$(CURDIR)/$(WHEEL) TTM_RELEASE_CHECK=1 $(RELEASE_CHECK)/bin/pytest -p no:cacheprovider \
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) TTM_RELEASE_CHECK=1 $(RELEASE_CHECK)/bin/pytest $(XDIST) -p no:cacheprovider \
 		tests/test_packaging.py tests/test_release.py
 
 # Exactly the pinned set, then the wheel with its requirements (apache-airflow>=2.11.2,
