@@ -7,9 +7,9 @@ so there they show that wheel installed next to that Airflow and check those ver
 
 from __future__ import annotations
 
-import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,13 +28,10 @@ PACKAGE = REPO_ROOT / "airflow_provider_ttm"
 
 
 def _checkout_version() -> str:
-    """``__version__`` of the checkout, read as setuptools reads it: from the syntax tree."""
-    for node in ast.parse((PACKAGE / "__init__.py").read_text()).body:
-        if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == [
-            "__version__"
-        ]:
-            return ast.literal_eval(node.value)
-    raise AssertionError("airflow_provider_ttm/__init__.py sets no __version__")
+    """``__version__`` of the checkout's package, read as the Makefile reads it."""
+    found = re.search(r'^__version__ = "([^"]+)"$', (PACKAGE / "__init__.py").read_text(), re.MULTILINE)
+    assert found, "airflow_provider_ttm/__init__.py sets no __version__"
+    return found[1]
 
 
 PROJECT_VERSION = _checkout_version()
