@@ -20,18 +20,25 @@ LINES := 2.11 3.0 3.1 3.2
 # with the pinned set every task start fails in Airflow's in-process execution API ("'State' object
 # has no attribute 'svcs_registry'"); not resolved yet (see docs/compatibility.md).
 INTEGRATION_BLOCKED := 3.2
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# The one version source is __version__ in the package (pyproject.toml reads it from there too).
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' airflow_provider_ttm/__init__.py)
 WHEEL := dist/airflow_provider_ttm-$(VERSION)-py3-none-any.whl
-SOURCES := $(shell find airflow_provider_ttm -name '*.py' -o -name py.typed) pyproject.toml README.md LICENSE
+SDIST := dist/airflow_provider_ttm-$(VERSION).tar.gz
+SOURCES := $(shell find airflow_provider_ttm -name '*.py' -o -name py.typed) \
+	pyproject.toml MANIFEST.in README.md LICENSE CHANGELOG.md
+# The release tools (build, setuptools, twine) from requirements/release.txt, and the new venv in which
+# `make release-check` installs the built wheel next to the pinned Airflow.
+RELEASE := .venv-release
+RELEASE_CHECK := .venv-release-check
 # Test processes per suite (pytest-xdist); the machine this is tuned for has 2 cores.
 JOBS ?= 2
 # dag.test() runs mostly wait (emulator training, poke intervals, retry delays): more processes than cores.
 INTEGRATION_JOBS ?= 4
 XDIST := -n $(JOBS)
 # Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
-STAGES := envs lint unit docs integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
+STAGES := envs lint release-check unit docs integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
 
-.PHONY: venv envs wheel test check lint unit docs integration e2e demo bench clean \
+.PHONY: venv envs wheel dist release-check test check lint unit docs integration e2e demo bench clean \
 	$(foreach line,$(LINES),venv-$(line) test-$(line) integration-$(line)) e2e-3.0
 
 $(UV):
@@ -47,11 +54,30 @@ $(VENV)/.installed: $(PINNED) pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
-wheel: $(WHEEL)
+$(RELEASE)/.installed: requirements/release.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(RELEASE)
+	$(UV) pip sync --quiet --python $(RELEASE)/bin/python requirements/release.txt
+	touch $@
 
-$(WHEEL): $(SOURCES) | $(UV)
-	rm -f dist/airflow_provider_ttm-*.whl
-	$(UV) build --quiet --wheel --out-dir dist .
+wheel dist: $(WHEEL) $(SDIST)
+
+# `python -m build` makes the sdist, then the wheel from the unpacked sdist (so a file missing from the
+# sdist fails the wheel's tests); without isolation, on the pinned setuptools, so a build is repeatable.
+$(WHEEL) $(SDIST) &: $(SOURCES) $(RELEASE)/.installed
+	rm -f dist/airflow_provider_ttm-*
+	$(RELEASE)/bin/python -m build --quiet --no-isolation --outdir dist .
+
+# The release as a user gets it: twine's checks of both files (PyPI's rules, the README rendered as
+# the long description), then the wheel alone in a new venv with the pinned Airflow, where the packaging
+# tests and the lifecycle DAG run, the DAG against the emulator from a folder outside the checkout.
+release-check: $(WHEEL) $(SDIST)
+	$(RELEASE)/bin/twine check --strict $(SDIST) $(WHEEL)
+	rm -rf $(RELEASE_CHECK)
+	$(UV) venv --quiet --python $(PYTHON) $(RELEASE_CHECK)
+	$(UV) pip sync --quiet --python $(RELEASE_CHECK)/bin/python $(PINNED)
+	$(UV) pip install --quiet --python $(RELEASE_CHECK)/bin/python -c $(PINNED) $(WHEEL)
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) TTM_RELEASE_CHECK=1 $(RELEASE_CHECK)/bin/pytest $(XDIST) -p no:cacheprovider \
+		tests/unit/test_packaging.py tests/unit/test_release.py
 
 # Exactly the pinned set, then the wheel with its requirements (apache-airflow>=2.11.2,
 # common-compat>=1.23.0, ...), which the line's pins must meet (-c: nothing else may move).
@@ -132,5 +158,5 @@ bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(foreach line,$(LINES),.venv-$(line)) $(TOOLS) dist build \
+	rm -rf $(VENV) $(foreach line,$(LINES),.venv-$(line)) $(TOOLS) $(RELEASE) $(RELEASE_CHECK) dist build \
 		.pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -8,7 +8,10 @@ pytest fixtures serving the TTM API emulator over loopback.
         ...
         assert ttm_emulator.control.count("POST /v0/models") == 2
 
-This module loads in every pytest run, so it imports the emulator only inside the fixtures.
+The ``pytest11`` entry point ``ttm_emulator`` loads this module in every pytest run where the provider
+is installed, so it imports only pytest and the standard library, and the emulator inside the fixtures
+(docs/packaging.md has the measured cost). ``-p no:ttm_emulator`` turns it off; where plugin autoloading
+is off (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``), ``-p airflow_provider_ttm.testing.pytest_plugin`` turns it on.
 """
 
 from __future__ import annotations
