@@ -63,12 +63,14 @@ NOTES = {
 CASES = [(fault, step) for fault in FAULTS for step in ROUTES]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def record() -> Iterator[ReliabilityRecord]:
     """Collects every case; writes docs/reliability.md when the whole matrix ran on Airflow 3.3.
 
-    The runs on the older lines of ``make test`` check the same matrix but leave the document to the
-    run on the default version, which comes first.
+    Session-scoped: a pytest-xdist worker may interleave this module's tests with other modules'
+    (a module-scoped record would then be torn down and restarted in between). The runs on the
+    older lines of ``make test`` check the same matrix but leave the document to the run on the
+    default version, which comes first.
     """
     collected = ReliabilityRecord()
     yield collected
