@@ -15,10 +15,6 @@ PINNED := requirements/airflow-3.3.txt
 # The compatibility lines: .venv-<line> from requirements/airflow-<line>.txt, each with the provider
 # installed from the built wheel (so each line tests what `pip install` gives).
 LINES := 2.11 3.0 3.1 3.2
-# Lines whose dag.test() suite `make test` does not run yet (`make integration-3.2` runs it): on 3.2.2
-# with the pinned set every task start fails in Airflow's in-process execution API ("'State' object
-# has no attribute 'svcs_registry'"); not resolved yet (see README, Compatibility).
-INTEGRATION_BLOCKED := 3.2
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 WHEEL := dist/airflow_provider_ttm-$(VERSION)-py3-none-any.whl
 SOURCES := $(shell find airflow_provider_ttm -name '*.py' -o -name py.typed) pyproject.toml README.md LICENSE
@@ -65,7 +61,7 @@ venv-$(1): .venv-$(1)/.installed
 	touch $$@
 
 # The unit and dag.test() integration suites on Airflow $(1), each run with its own Airflow home.
-test-$(1): venv-$(1) $(if $(filter $(1),$(INTEGRATION_BLOCKED)),,integration-$(1))
+test-$(1): venv-$(1) integration-$(1)
 	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
 
 integration-$(1): venv-$(1)
