@@ -22,6 +22,8 @@ SOURCES := $(shell find airflow_provider_ttm -name '*.py' -o -name py.typed) pyp
 JOBS ?= 2
 # dag.test() runs mostly wait (emulator training, poke intervals, retry delays): more processes than cores.
 INTEGRATION_JOBS ?= 4
+# The dag.test() suites print their ten slowest tests (what the time budget of `make test` goes to).
+INTEGRATION_FLAGS := -n $(INTEGRATION_JOBS) --durations=10
 XDIST := -n $(JOBS)
 # Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
 STAGES := envs lint unit integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
@@ -65,7 +67,7 @@ test-$(1): venv-$(1) integration-$(1)
 	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
 
 integration-$(1): venv-$(1)
-	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest -n $(INTEGRATION_JOBS) --dist loadgroup -m integration tests
+	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(INTEGRATION_FLAGS) -m integration tests
 endef
 $(foreach line,$(LINES),$(eval $(call LINE_ENV,$(line))))
 
@@ -85,9 +87,9 @@ unit: venv
 	$(BIN)/coverage report --fail-under=90
 
 # dag.test() runs against the emulator, spread over the workers (each worker has its own emulator
-# and SQLite Airflow home); on 3.3 the fault matrix stays in one worker, which writes its document.
+# and SQLite Airflow home); on 3.3 the worker that finishes last writes the fault matrix's document.
 integration: venv
-	$(BIN)/pytest -n $(INTEGRATION_JOBS) --dist loadgroup -m integration tests
+	$(BIN)/pytest $(INTEGRATION_FLAGS) -m integration tests
 
 # A real deployment (PostgreSQL, scheduler, dag-processor, triggerer, api-server) and the connection
 # form in headless Chromium; one at a time.
