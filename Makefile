@@ -24,6 +24,12 @@ JOBS ?= 2
 INTEGRATION_JOBS ?= 4
 # The dag.test() suites print their ten slowest tests (what the time budget of `make test` goes to).
 INTEGRATION_FLAGS := -n $(INTEGRATION_JOBS) --durations=10
+# uv installs no bytecode, and where PYTHONDONTWRITEBYTECODE is set (this machine sets it) Python
+# writes none either: every `airflow` process of the suites then compiled its ~2000 modules from
+# source, 3 of its 10 s of CPU. The suites on the Airflow lines let Python keep the bytecode it
+# compiles (in the venv; in the checkout under __pycache__/, which git ignores), so only the first
+# process of a venv compiles.
+KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 XDIST := -n $(JOBS)
 # Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
 STAGES := envs lint unit integration e2e $(foreach line,$(LINES),test-$(line)) e2e-3.0
@@ -64,10 +70,10 @@ venv-$(1): .venv-$(1)/.installed
 
 # The unit and dag.test() integration suites on Airflow $(1), each run with its own Airflow home.
 test-$(1): venv-$(1) integration-$(1)
-	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
+	$(KEEP_BYTECODE) TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(XDIST) -m "not integration and not e2e" tests
 
 integration-$(1): venv-$(1)
-	TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(INTEGRATION_FLAGS) -m integration tests
+	$(KEEP_BYTECODE) TTM_WHEEL=$(CURDIR)/$(WHEEL) .venv-$(1)/bin/pytest $(INTEGRATION_FLAGS) -m integration tests
 endef
 $(foreach line,$(LINES),$(eval $(call LINE_ENV,$(line))))
 
@@ -89,7 +95,7 @@ unit: venv
 # dag.test() runs against the emulator, spread over the workers (each worker has its own emulator
 # and SQLite Airflow home); on 3.3 the worker that finishes last writes the fault matrix's document.
 integration: venv
-	$(BIN)/pytest $(INTEGRATION_FLAGS) -m integration tests
+	$(KEEP_BYTECODE) $(BIN)/pytest $(INTEGRATION_FLAGS) -m integration tests
 
 # A real deployment (PostgreSQL, scheduler, dag-processor, triggerer, api-server) and the connection
 # form in headless Chromium; one at a time.
