@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -35,7 +38,50 @@ class ReliabilityRecord:
     """Everything one test session measured."""
 
     cases: list[CaseResult] = field(default_factory=list)
-    soak: dict[str, float] | None = None
+    soak: dict[str, float | str] | None = None
+
+
+@dataclass(frozen=True)
+class SharedRecord:
+    """The results of one test run, kept as files in a directory its pytest-xdist workers share.
+
+    Each result is written whole (to a temporary name, then renamed), so a worker reading the
+    directory while another writes sees each result complete or not at all.
+
+    :param directory: the shared directory (it exists).
+    :param order: every case's ``(fault, step)`` in the document's order.
+    """
+
+    directory: Path
+    order: Sequence[tuple[str, str]]
+
+    def add_case(self, case: CaseResult) -> None:
+        """Keep one case's result."""
+        self._write(f"case-{self.order.index((case.fault, case.step)):03d}", asdict(case))
+
+    def add_soak(self, soak: dict[str, float | str]) -> None:
+        """Keep the soak test's figures."""
+        self._write("soak", soak)
+
+    def read(self) -> ReliabilityRecord:
+        """Every result kept so far by any worker, the cases in the document's order."""
+        cases = [
+            CaseResult(**json.loads(path.read_text())) for path in sorted(self.directory.glob("case-*.json"))
+        ]
+        soak = self.directory / "soak.json"
+        return ReliabilityRecord(cases=cases, soak=json.loads(soak.read_text()) if soak.exists() else None)
+
+    def _write(self, name: str, data: dict[str, object]) -> None:
+        partial = self.directory / f"{name}.{os.getpid()}.part"
+        partial.write_text(json.dumps(data))
+        partial.replace(self.directory / f"{name}.json")
+
+
+def write_doc(text: str) -> None:
+    """Replace docs/reliability.md with ``text`` in one step (two workers may both write it)."""
+    partial = DOC.with_name(f".{DOC.name}.{os.getpid()}.part")
+    partial.write_text(text)
+    partial.replace(DOC)
 
 
 def render(record: ReliabilityRecord, *, command: str) -> str:

@@ -13,16 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from reliability_report import DOC, CaseResult, ReliabilityRecord, render
+from reliability_report import CaseResult, SharedRecord, render, write_doc
 
-from airflow_provider_ttm.api.retry import Retries
+from airflow_provider_ttm.hooks.transport import _RetryingTransport
 from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
 
-# On Airflow 3.3 the whole module runs in one pytest-xdist worker (`--dist loadgroup`), so that one
-# process collects every case for docs/reliability.md; elsewhere its cases spread over the workers.
-pytestmark = [pytest.mark.integration]
-if AIRFLOW_V_3_3_PLUS:
-    pytestmark.append(pytest.mark.xdist_group("fault_matrix"))
+pytestmark = pytest.mark.integration
 
 ROUTES = {
     "create": "POST /v0/models",
@@ -64,20 +60,22 @@ CASES = [(fault, step) for fault in FAULTS for step in ROUTES]
 
 
 @pytest.fixture(scope="session")
-def record() -> Iterator[ReliabilityRecord]:
-    """Collects every case; writes docs/reliability.md when the whole matrix ran on Airflow 3.3.
+def record(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[SharedRecord]:
+    """Keeps every case; writes docs/reliability.md when the whole matrix ran on Airflow 3.3.
 
-    Session-scoped: a pytest-xdist worker may interleave this module's tests with other modules'
-    (a module-scoped record would then be torn down and restarted in between). The runs on the
-    older lines of ``make test`` check the same matrix but leave the document to the run on the
-    default version, which comes first.
+    The cases spread over the pytest-xdist workers, which keep their results in the run's base
+    temporary directory (the parent of each worker's own); the worker that finishes last sees every
+    result and writes the document. The runs on the older lines of ``make test`` check the same
+    matrix but leave the document to the run on the default version, which comes first.
     """
-    collected = ReliabilityRecord()
-    yield collected
+    base = tmp_path_factory.getbasetemp()
+    directory = (base if worker_id == "master" else base.parent) / "fault-matrix"
+    directory.mkdir(exist_ok=True)
+    shared = SharedRecord(directory, order=CASES)
+    yield shared
+    collected = shared.read()
     if len(collected.cases) == len(CASES) and AIRFLOW_V_3_3_PLUS:
-        order = {case: index for index, case in enumerate(CASES)}
-        collected.cases.sort(key=lambda case: order[(case.fault, case.step)])
-        DOC.write_text(render(collected, command="make test (make integration)"))
+        write_doc(render(collected, command="make test (make integration)"))
 
 
 SOAK_SECONDS = 30.0
@@ -137,14 +135,14 @@ def test_soak_many_concurrent_cycles_with_faults_leak_nothing(ttm_emulator, monk
                 outcomes.append(None)
 
     retries: list[float] = []
-    original = Retries.wait_after
+    original = _RetryingTransport._wait_before_retry
 
     def counting(self, *args, **kwargs) -> float:
         wait = original(self, *args, **kwargs)
         retries.append(wait)
         return wait
 
-    monkeypatch.setattr(Retries, "wait_after", counting)
+    monkeypatch.setattr(_RetryingTransport, "_wait_before_retry", counting)
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(SOAK_WORKERS)]
     for thread in threads:
         thread.start()
@@ -154,7 +152,7 @@ def test_soak_many_concurrent_cycles_with_faults_leak_nothing(ttm_emulator, monk
 
     succeeded = [model for model in outcomes if model is not None]
     created = ttm_emulator.control.deleted_models + len(ttm_emulator.control.models())
-    record.soak = {
+    soak: dict[str, float | str] = {
         "workers": SOAK_WORKERS,
         "seconds": SOAK_SECONDS,
         "faults": "; ".join(
@@ -169,13 +167,14 @@ def test_soak_many_concurrent_cycles_with_faults_leak_nothing(ttm_emulator, monk
         "created": created,
         "leaked": len(ttm_emulator.control.models()),
     }
+    record.add_soak(soak)
     assert not any(thread.is_alive() for thread in threads)
-    assert len(succeeded) >= 50, record.soak
+    assert len(succeeded) >= 50, soak
     assert len(set(succeeded)) == len(succeeded)
-    assert record.soak["leaked"] == 0, record.soak
-    assert record.soak["retries"] > 0, "faults were met"
+    assert soak["leaked"] == 0, soak
+    assert soak["retries"] > 0, "faults were met"
     # Every model the service made was one a cycle asked for: nothing made twice.
-    assert created <= len(outcomes), record.soak
+    assert created <= len(outcomes), soak
 
 
 @pytest.fixture
@@ -223,7 +222,7 @@ def test_fault_on_a_step(fault, step, ttm_emulator, matrix_connection, dag_runne
         ),
         note=NOTES.get((fault, step), "retried with backoff" if EXPECTED[(fault, step)] == "success" else ""),
     )
-    record.cases.append(case)
+    record.add_case(case)
 
     assert case.outcome == case.expected, result.output[-4000:]
     assert case.duplicates == 0
