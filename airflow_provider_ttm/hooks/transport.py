@@ -169,11 +169,17 @@ class SyncTransport(_Transport):
                     body, truncated = _read_capped(response.iter_content(_CHUNK_BYTES))
                     status, retry_after = response.status_code, response.headers.get("Retry-After")
             except _SYNC_FAILURES as error:
-                timed_out = attempt.expired or isinstance(error, requests.exceptions.Timeout)
+                timed_out = attempt.expired or timed_out_reading(error)
                 sent = attempt.expired or _requests_error_was_sent(error)
-                cause = TimeoutError() if attempt.expired else error
+                # Sent and timed out: the total deadline or the read timeout, whichever came first.
+                cause = TimeoutError() if timed_out and sent else error
                 failure = self._transport_error(request, cause, sent=sent, timed_out=timed_out)
-                if attempt.reused and not answered and not attempt.expired and _disconnected(error):
+                if (
+                    attempt.reused
+                    and not answered
+                    and not attempt.expired
+                    and _caused_by(error, _DISCONNECTS)
+                ):
                     raise _StaleConnection(failure) from None
                 raise failure from None
             if attempt.expired:
@@ -381,15 +387,24 @@ def _requests_error_was_sent(error: BaseException) -> bool:
     return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
-def _disconnected(error: BaseException) -> bool:
-    """Whether a ``requests`` error comes from the connection being closed before any reply."""
+def timed_out_reading(error: BaseException) -> bool:
+    """Whether a ``requests`` error is a timeout, however it is wrapped (a read timeout while the
+    body streams comes as a ``ConnectionError`` around urllib3's ``ReadTimeoutError``)."""
+    return isinstance(error, requests.exceptions.Timeout) or _caused_by(
+        error, (urllib3.exceptions.TimeoutError, TimeoutError)
+    )
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``error`` or anything in its chain of causes (and ``requests``' wrapped reasons) is one
+    of ``kinds``."""
     seen: list[BaseException] = []
     pending: list[object] = [error]
     while pending:
         cause = pending.pop()
         if not isinstance(cause, BaseException) or any(cause is known for known in seen) or len(seen) > 16:
             continue
-        if isinstance(cause, _DISCONNECTS):
+        if isinstance(cause, kinds):
             return True
         seen.append(cause)
         pending.extend((*cause.args, getattr(cause, "reason", None), cause.__cause__, cause.__context__))

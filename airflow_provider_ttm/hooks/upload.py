@@ -22,6 +22,7 @@ from airflow_provider_ttm.api.files import describe_url, upload_error
 from airflow_provider_ttm.api.retry import Retries
 from airflow_provider_ttm.hooks.deadline import AttemptDeadline, BoundedAdapter
 from airflow_provider_ttm.hooks.retrying import call_with_retries
+from airflow_provider_ttm.hooks.transport import timed_out_reading
 from airflow_provider_ttm.network import Egress, proxy_failure
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def _no_answer(
     connect_failed = isinstance(error, requests.exceptions.ConnectionError) and not isinstance(
         error, requests.exceptions.ChunkedEncodingError
     )
-    timed_out = timed_out or isinstance(error, requests.exceptions.Timeout)
+    timed_out = timed_out or timed_out_reading(error)
     reason = "no complete reply within the timeout" if timed_out else type(error).__name__
     reason = proxy_failure(error, proxy) or reason
     return TuneTheModelTransportError(

@@ -153,3 +153,18 @@ def test_a_connection_still_connecting_at_the_deadline_is_shut_once_it_has_a_soc
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_read_timeout_while_the_body_streams_counts_as_a_timeout() -> None:
+    """requests wraps it as a ConnectionError (``iter_content``): still a timeout, whichever of the
+    read timeout and the total deadline fires first."""
+    import requests
+    import urllib3.exceptions
+
+    from airflow_provider_ttm.hooks.transport import timed_out_reading
+
+    read_timeout = urllib3.exceptions.ReadTimeoutError(None, "/v0/models", "Read timed out.")  # type: ignore[arg-type]
+
+    assert timed_out_reading(requests.exceptions.ConnectionError(read_timeout))
+    assert timed_out_reading(requests.exceptions.ReadTimeout("slow"))
+    assert not timed_out_reading(requests.exceptions.ConnectionError(ConnectionResetError()))
