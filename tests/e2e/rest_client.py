@@ -99,6 +99,11 @@ class AirflowRestClient:
             return list(HEALTH_COMPONENTS)
         return [c for c in HEALTH_COMPONENTS if (health.get(c) or {}).get("status") != TERMINAL_HEALTH]
 
+    def jobs(self, job_type: str, *, alive: bool) -> list[dict[str, Any]]:
+        """The jobs (``SchedulerJob``, ``TriggererJob``, ...) of a type, only the live ones if ``alive``."""
+        params = {"job_type": job_type, "is_alive": alive, "limit": 100}
+        return self._json("GET", "jobs", params=params)["jobs"]
+
     # -- connections -------------------------------------------------------------------------------
 
     def create_connection(self, conn_id: str, conn_type: str, **fields: Any) -> dict[str, Any]:
