@@ -115,6 +115,11 @@ class AirflowRestClient:
             "POST", "connections", json={"connection_id": conn_id, "conn_type": conn_type, **fields}
         )
 
+    def update_connection(self, conn_id: str, conn_type: str, **fields: Any) -> dict[str, Any]:
+        """Replace a connection's fields (``PATCH``), e.g. to rotate its ``password``."""
+        body = {"connection_id": conn_id, "conn_type": conn_type, **fields}
+        return self._json("PATCH", f"connections/{_q(conn_id)}", json=body)
+
     # -- DAGs and runs -----------------------------------------------------------------------------
 
     def get_dag(self, dag_id: str) -> dict[str, Any]:
