@@ -250,6 +250,8 @@ def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
 
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
     assert setup.model_names() == models_before
+    # The waits met the revoked key, read the connection again and went on with the new one.
+    assert setup.deployment.grep_logs(f"Connection '{CONN_ID}' changed since it was read")
 
 
 def test_a_killed_triggerers_waits_move_to_the_other(setup: Setup) -> None:
@@ -289,14 +291,17 @@ def test_a_killed_worker_s_create_and_wait_resumes_its_model_on_the_other(setup:
     before = setup.counters()
     run_id = setup.api.trigger(CREATE_DAG_ID)["dag_run_id"]
 
-    def created() -> bool:
-        return delta(setup.counters(), before, CREATE_ROUTE) >= 1
+    def answered() -> bool:
+        # The first status read follows the create's reply (and the model id stored for a retry).
+        counters = setup.counters()
+        return delta(counters, before, CREATE_ROUTE) >= 1 and delta(counters, before, STATUS_ROUTE) >= 1
 
-    wait_for("the create request", 120, created, interval=0.05)
+    wait_for("the create to be answered", 120, answered, interval=0.05)
     ti = setup.api.task_instance(CREATE_DAG_ID, run_id, "create_and_wait")
     victim = ti["hostname"]
     assert victim in WORKERS, ti
     setup.deployment.crash(victim)
+    crashed_at = time.monotonic()
     (model,) = setup.model_names() - models_before
     survivor = next(name for name in WORKERS if name != victim)
 
@@ -305,6 +310,9 @@ def test_a_killed_worker_s_create_and_wait_resumes_its_model_on_the_other(setup:
         return ti if ti["try_number"] == 2 and ti["state"] == "running" else None
 
     retry = wait_for("the retry on the other worker", 120, retried)
+    print(
+        f"\n[c] kill -9 {victim} after the create; try 2 running on {retry['hostname']} after {time.monotonic() - crashed_at:.1f}s"
+    )
     assert retry["hostname"] == survivor
     setup.emulator.force_status(model, "Ready")
 
