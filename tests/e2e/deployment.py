@@ -53,6 +53,8 @@ class AirflowDeployment(AirflowHome):
         "triggerer": ("triggerer", "--skip-serve-logs"),
     }
 
+    REST_TIMEOUT = 10.0  # seconds per REST request
+
     def __init__(
         self,
         dags_folder: Path | None = None,
@@ -208,7 +210,7 @@ class AirflowDeployment(AirflowHome):
     def client(self) -> AirflowRestClient:
         """A REST API v2 client for this deployment's api-server."""
         if self._client is None:
-            self._client = AirflowRestClient(self.api_url)
+            self._client = AirflowRestClient(self.api_url, timeout=self.REST_TIMEOUT)
         return self._client
 
     def add_dag_file(self, name: str, source: str) -> Path:

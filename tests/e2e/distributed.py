@@ -70,6 +70,10 @@ class DistributedDeployment(AirflowDeployment):
         },
     }
 
+    # One api-server answers the REST API and the execution API of every task start and heartbeat:
+    # on a busy 2-core machine a REST reply can take longer than 10 s while 40 tasks start.
+    REST_TIMEOUT = 30.0
+
     def __init__(
         self,
         dags_folder: Path | None = None,

@@ -11,6 +11,7 @@ Run alone: ``.venv/bin/pytest -m e2e tests/e2e/test_distributed.py`` (``-s`` pri
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import textwrap
 import time
@@ -23,7 +24,7 @@ import pytest
 
 from .distributed import TRIGGERERS, WORKERS, DistributedDeployment
 from .emulator_process import EmulatorProcess
-from .rest_client import AirflowRestClient, TaskInstances
+from .rest_client import AirflowApiError, AirflowRestClient, TaskInstances
 
 pytestmark = [pytest.mark.e2e, pytest.mark.distributed]
 
@@ -96,14 +97,23 @@ CREATE_DAG = textwrap.dedent(
 
 
 def wait_for(what: str, timeout: float, probe: Callable[[], _T | None], interval: float = 0.5) -> _T:
-    """Call ``probe`` until it returns something other than None or False; fail after ``timeout`` s."""
+    """Call ``probe`` until it returns something other than None or False; fail after ``timeout`` s.
+
+    A probe that fails to reach the api-server or the emulator (a busy machine) is tried again.
+    """
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while True:
-        result = probe()
-        if result is not None and result is not False:
-            return result
+        try:
+            result = probe()
+            if result is not None and result is not False:
+                return result
+        except (httpx.TransportError, AirflowApiError) as error:
+            last_error = error
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(
+                f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error}"
+            )
         time.sleep(interval)
 
 
@@ -142,11 +152,16 @@ class Setup:
         for name in names:
             self.emulator.force_status(name, "Ready")
 
-    def start_waits(self, count: int) -> tuple[str, list[str]]:
-        """Trigger the waits DAG over ``count`` new models; returns the run id and the models."""
+    @contextlib.contextmanager
+    def waits_on(self, count: int) -> Iterator[tuple[str, list[str]]]:
+        """Trigger the waits DAG over ``count`` new models; yields the run id and the models, which
+        are released (Ready) on the way out whatever happened, so that a failed test leaves no wait
+        taking a triggerer's capacity from the next one."""
         names = self.create_training_models(count)
-        run = self.api.trigger(WAITS_DAG_ID, conf={"models": names})
-        return run["dag_run_id"], names
+        try:
+            yield self.api.trigger(WAITS_DAG_ID, conf={"models": names})["dag_run_id"], names
+        finally:
+            self.release(names)
 
     def waits(self, run_id: str) -> TaskInstances:
         return [ti for ti in self.api.task_instances(WAITS_DAG_ID, run_id) if ti["task_id"] == "wait"]
@@ -205,14 +220,11 @@ def setup(
 def test_40_waits_share_one_list_request_per_interval_per_triggerer(setup: Setup) -> None:
     count, window = 40, 12.0
     models_before = setup.model_names()
-    run_id, names = setup.start_waits(count)
-
-    waits = setup.all_deferred(run_id, count)
-    held = holders(waits)
-    before = setup.counters()
-    time.sleep(window)  # a measuring window, not a wait for a condition
-    during = setup.counters()
-    setup.release(names)
+    with setup.waits_on(count) as (run_id, _):
+        held = holders(setup.all_deferred(run_id, count))
+        before = setup.counters()
+        time.sleep(window)  # a measuring window, not a wait for a condition
+        during = setup.counters()
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
 
     lists, statuses = delta(during, before, LIST_ROUTE), delta(during, before, STATUS_ROUTE)
@@ -228,25 +240,26 @@ def test_40_waits_share_one_list_request_per_interval_per_triggerer(setup: Setup
 def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
     count = 10
     models_before = setup.model_names()
-    run_id, names = setup.start_waits(count)
-    setup.all_deferred(run_id, count)
-    old_key, new_key = setup.key, f"ttm-e2e-rotated-{secrets.token_hex(8)}"
+    with setup.waits_on(count) as (run_id, _):
+        setup.all_deferred(run_id, count)
+        old_key, new_key = setup.key, f"ttm-e2e-rotated-{secrets.token_hex(8)}"
 
-    # The service issues a second key of the same account; the connection gets it; the old one is revoked.
-    setup.emulator.admin(
-        "POST", "config", {"api_keys": [old_key, new_key], "api_key_aliases": {new_key: old_key}}
-    )
-    setup.api.update_connection(CONN_ID, "ttm", host=setup.emulator.url, password=new_key)
-    setup.key = new_key
-    setup.emulator.admin("POST", "config", {"api_keys": [new_key]})
-    revoked = httpx.get(f"{setup.emulator.url}/v0/models", headers={"Authorization": old_key}, timeout=10)
-    assert revoked.status_code == 401
-    # Two poll intervals with the old key rejected, then the models become Ready.
-    before = setup.counters()
-    wait_for(
-        "two list requests after the revocation", 30, lambda: delta(setup.counters(), before, LIST_ROUTE) >= 4
-    )
-    setup.release(names)
+        # The service issues a second key of the same account; the connection gets it; the old one is revoked.
+        setup.emulator.admin(
+            "POST", "config", {"api_keys": [old_key, new_key], "api_key_aliases": {new_key: old_key}}
+        )
+        setup.api.update_connection(CONN_ID, "ttm", host=setup.emulator.url, password=new_key)
+        setup.key = new_key
+        setup.emulator.admin("POST", "config", {"api_keys": [new_key]})
+        revoked = httpx.get(f"{setup.emulator.url}/v0/models", headers={"Authorization": old_key}, timeout=10)
+        assert revoked.status_code == 401
+        # Two poll intervals with the old key rejected, then the models become Ready.
+        before = setup.counters()
+        wait_for(
+            "two list requests after the revocation",
+            30,
+            lambda: delta(setup.counters(), before, LIST_ROUTE) >= 4,
+        )
 
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
     assert setup.model_names() == models_before
@@ -257,28 +270,31 @@ def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
 def test_a_killed_triggerers_waits_move_to_the_other(setup: Setup) -> None:
     count = 16
     models_before = setup.model_names()
-    run_id, names = setup.start_waits(count)
-    held = holders(setup.all_deferred(run_id, count))
-    victim = max(held, key=lambda name: held[name])
-    survivor = next(name for name in TRIGGERERS if name != victim)
+    with setup.waits_on(count) as (run_id, _):
+        held = holders(setup.all_deferred(run_id, count))
+        victim = max(held, key=lambda name: held[name])
+        survivor = next(name for name in TRIGGERERS if name != victim)
 
-    killed = setup.deployment.crash(victim)
-    crashed_at = time.monotonic()
+        killed = setup.deployment.crash(victim)
+        crashed_at = time.monotonic()
 
-    def all_with_survivor() -> TaskInstances | None:
-        waits = setup.waits(run_id)
-        moved = [ti for ti in waits if ti["triggerer_job"] and ti["triggerer_job"]["hostname"] == survivor]
-        return waits if len(moved) == count else None
+        def all_with_survivor() -> TaskInstances | None:
+            waits = setup.waits(run_id)
+            moved = [
+                ti for ti in waits if ti["triggerer_job"] and ti["triggerer_job"]["hostname"] == survivor
+            ]
+            return waits if len(moved) == count else None
 
-    wait_for(f"the waits to move to {survivor}", 60, all_with_survivor, interval=0.2)
-    recovery = time.monotonic() - crashed_at
-    print(
-        f"\n[b] kill -9 {victim} ({len(killed)} processes, {held[victim]} of {count} waits): all on {survivor} after {recovery:.1f}s"
-    )
-    # Requests go on from the survivor: the waits are polled again before any is released.
-    before = setup.counters()
-    wait_for("a list request from the survivor", 30, lambda: delta(setup.counters(), before, LIST_ROUTE) >= 1)
-    setup.release(names)
+        wait_for(f"the waits to move to {survivor}", 60, all_with_survivor, interval=0.2)
+        recovery = time.monotonic() - crashed_at
+        print(
+            f"\n[b] kill -9 {victim} ({len(killed)} processes, {held[victim]} of {count} waits): all on {survivor} after {recovery:.1f}s"
+        )
+        # Requests go on from the survivor: the waits are polled again before any is released.
+        before = setup.counters()
+        wait_for(
+            "a list request from the survivor", 30, lambda: delta(setup.counters(), before, LIST_ROUTE) >= 1
+        )
 
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
     assert setup.model_names() == models_before
