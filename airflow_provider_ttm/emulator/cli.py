@@ -34,6 +34,13 @@ def _rate(value: str) -> float:
     return rate
 
 
+def _alias(value: str) -> tuple[str, str]:
+    key, _, account = value.partition("=")
+    if not key or not account:
+        raise argparse.ArgumentTypeError("an alias is NEW=OLD, two API keys")
+    return key, account
+
+
 def _fault(value: str) -> FaultRule:
     try:
         data: Any = json.loads(value)
@@ -59,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="api_keys",
         action="append",
         help=f"an accepted API key; repeatable (default: {DEFAULT_API_KEY})",
+    )
+    parser.add_argument(
+        "--api-key-alias",
+        dest="api_key_aliases",
+        type=_alias,
+        action="append",
+        default=[],
+        help="NEW=OLD: key NEW (also given with --api-key) opens the account of key OLD; repeatable",
     )
     parser.add_argument(
         "--auto-train",
@@ -103,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = EmulatorConfig(
             api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
+            api_key_aliases=dict(args.api_key_aliases),
             host=args.host,
             port=args.port,
             train_seconds=args.train_duration,

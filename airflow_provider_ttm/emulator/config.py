@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
@@ -18,6 +19,7 @@ DEFAULT_API_KEY: Final = "ttm-emulator-key"
 RUNTIME_FIELDS: Final = frozenset(
     {
         "api_keys",
+        "api_key_aliases",
         "auto_train_seconds",
         "train_seconds",
         "file_processing_seconds",
@@ -52,6 +54,9 @@ class EmulatorConfig:
     How the emulator behaves.
 
     :param api_keys: the keys accepted in the ``Authorization`` header.
+    :param api_key_aliases: key -> the key whose account it opens: an aliased key sees and changes
+        that key's models and files, as a rotated key of the same account does (the old key may then
+        be revoked, dropped from ``api_keys``). The alias must itself be in ``api_keys`` to be accepted.
     :param host: the address to listen on (loopback by default).
     :param port: the port; 0 picks a free one.
     :param train_seconds: how long a fit takes from TrainRequested to Ready (or FitFailed).
@@ -75,6 +80,7 @@ class EmulatorConfig:
     """
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    api_key_aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
     host: str = "127.0.0.1"
     port: int = 0
     train_seconds: float = 1.0
@@ -95,6 +101,12 @@ class EmulatorConfig:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
         if not all(isinstance(key, str) and key for key in self.api_keys):
             raise ValueError("every API key must be a non-empty string")
+        if not isinstance(self.api_key_aliases, Mapping) or not all(
+            isinstance(key, str) and key and isinstance(account, str) and account
+            for key, account in self.api_key_aliases.items()
+        ):
+            raise ValueError("api_key_aliases must map non-empty keys to non-empty keys")
+        object.__setattr__(self, "api_key_aliases", dict(self.api_key_aliases))
         for name in ("train_seconds", "auto_train_seconds", "file_processing_seconds"):
             value = getattr(self, name)
             if value is not None:
@@ -119,6 +131,7 @@ class EmulatorConfig:
         """The settings as JSON, without the API keys or the clock."""
         return {
             "api_key_count": len(self.api_keys),
+            "api_key_alias_count": len(self.api_key_aliases),
             "host": self.host,
             "port": self.port,
             "train_seconds": self.train_seconds,

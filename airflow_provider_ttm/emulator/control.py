@@ -36,7 +36,7 @@ class EmulatorControl:
         """
         Change settings while running, e.g. ``configure(train_seconds=0.1, fit_failure_rate=1.0)``.
 
-        Allowed: ``api_keys``, ``auto_train_seconds``, ``train_seconds``, ``file_processing_seconds``,
+        Allowed: ``api_keys``, ``api_key_aliases``, ``auto_train_seconds``, ``train_seconds``, ``file_processing_seconds``,
         ``fit_failure_rate``, ``id_spelling``, ``clock``. Trainings already started keep their timing.
         """
         return self._state.configure(**changes)

@@ -14,11 +14,6 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.emulator.state import EmulatorState
 
 
-def _key(request: Request) -> str:
-    """The caller's API key (the gateway has already checked it)."""
-    return request.headers["authorization"]
-
-
 def _id(request: Request) -> str:
     return str(request.path_params["id"])
 
@@ -37,41 +32,45 @@ class ApiRoutes:
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
 
+    def _account(self, request: Request) -> str:
+        """The caller's account: its API key (checked by the gateway), or the key it is an alias of."""
+        return self._state.account(request.headers["authorization"])
+
     async def list_models(self, request: Request) -> Response:
         """``GET /v0/models``."""
-        return JSONResponse(self._state.list_models(_key(request)))
+        return JSONResponse(self._state.list_models(self._account(request)))
 
     async def create_model(self, request: Request) -> Response:
         """``POST /v0/models``."""
         new_model = payloads.parse_new_model(await _body(request))
-        return JSONResponse(self._state.create_model(_key(request), new_model))
+        return JSONResponse(self._state.create_model(self._account(request), new_model))
 
     async def model_status(self, request: Request) -> Response:
         """``GET /v0/models/{id}/status``."""
-        return JSONResponse(self._state.model_status(_key(request), _id(request)))
+        return JSONResponse(self._state.model_status(self._account(request), _id(request)))
 
     async def delete_model(self, request: Request) -> Response:
         """``DELETE /v0/models/{id}/delete``."""
-        return JSONResponse(self._state.delete_model(_key(request), _id(request)))
+        return JSONResponse(self._state.delete_model(self._account(request), _id(request)))
 
     async def bind(self, request: Request) -> Response:
         """``POST /v0/models/{id}/bind``."""
         binding = payloads.parse_binding(await _body(request))
-        return JSONResponse(self._state.bind(_key(request), _id(request), binding))
+        return JSONResponse(self._state.bind(self._account(request), _id(request), binding))
 
     async def fit(self, request: Request) -> Response:
         """``POST /v0/models/{id}/fit`` (any body is ignored)."""
-        return JSONResponse(self._state.fit(_key(request), _id(request)))
+        return JSONResponse(self._state.fit(self._account(request), _id(request)))
 
     async def classify(self, request: Request) -> Response:
         """``POST /v0/models/{id}/classify``."""
         text = payloads.parse_classify(await _body(request))
-        return JSONResponse(self._state.classify(_key(request), _id(request), text))
+        return JSONResponse(self._state.classify(self._account(request), _id(request), text))
 
     async def generate(self, request: Request) -> Response:
         """``POST /v0/models/{id}/generate``."""
         generation = payloads.parse_generation(await _body(request))
-        return JSONResponse(self._state.generate(_key(request), _id(request), generation))
+        return JSONResponse(self._state.generate(self._account(request), _id(request), generation))
 
     async def public_models(self, request: Request) -> Response:
         """``GET /v0/public-models``."""
@@ -79,20 +78,20 @@ class ApiRoutes:
 
     async def list_files(self, request: Request) -> Response:
         """``GET /v0/files``."""
-        return JSONResponse(self._state.list_files(_key(request)))
+        return JSONResponse(self._state.list_files(self._account(request)))
 
     async def create_file(self, request: Request) -> Response:
         """``POST /v0/files``: the upload URL points back at this server, as the client reached it."""
         new_file = payloads.parse_new_file(await _body(request))
-        return JSONResponse(self._state.create_file(_key(request), new_file, str(request.base_url)))
+        return JSONResponse(self._state.create_file(self._account(request), new_file, str(request.base_url)))
 
     async def file_status(self, request: Request) -> Response:
         """``GET /v0/files/{id}/status``."""
-        return JSONResponse(self._state.file_status(_key(request), _id(request)))
+        return JSONResponse(self._state.file_status(self._account(request), _id(request)))
 
     async def delete_file(self, request: Request) -> Response:
         """``DELETE /v0/files/{id}/delete``."""
-        return JSONResponse(self._state.delete_file(_key(request), _id(request)))
+        return JSONResponse(self._state.delete_file(self._account(request), _id(request)))
 
     async def upload(self, request: Request) -> Response:
         """``PUT`` on a signed upload URL: no API key, the ``signature`` query parameter instead."""

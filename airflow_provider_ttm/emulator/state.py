@@ -69,6 +69,10 @@ class EmulatorState:
             raise ApiError(401, "Invalid API key")
         return header
 
+    def account(self, key: str) -> str:
+        """The account an accepted key opens: the key itself, or the key it is an alias of."""
+        return self._config.api_key_aliases.get(key, key)
+
     def record_request(self, route: str, *, upload_with_authorization: bool = False) -> None:
         """Count one API request to ``route`` (``"METHOD /template"``), and an upload carrying a key."""
         with self._lock:

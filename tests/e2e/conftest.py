@@ -1,11 +1,13 @@
-"""Fixtures for end-to-end tests: one real Airflow deployment shared by the whole session.
+"""Fixtures for end-to-end tests: a real Airflow deployment shared by the tests of a module (LocalExecutor,
+or the distributed one with CeleryExecutor).
 
-Set ``TTM_E2E_KEEP=1`` to keep the deployment's temp dir (logs) after the session; it is also
+Set ``TTM_E2E_KEEP=1`` to keep a deployment's temp dir (logs) after the session; it is also
 kept, and its path printed, when an e2e test fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Generator, Iterator
@@ -13,11 +15,13 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from .deployment import AirflowDeployment
+from .distributed import DistributedDeployment
 from .emulator_process import EmulatorProcess
 from .rest_client import AirflowRestClient
 
 _FAILED = pytest.StashKey[bool]()
 _DEPLOYMENT = pytest.StashKey[AirflowDeployment]()
+_KEEP = os.environ.get("TTM_E2E_KEEP") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -37,24 +41,47 @@ def airflow_deployment_env(emulator_process: EmulatorProcess) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def airflow_deployment(
-    request: pytest.FixtureRequest, airflow_deployment_env: dict[str, str]
-) -> Iterator[AirflowDeployment]:
-    """A started Airflow deployment; stopped at the end of the session, failing if a process survives."""
-    deployment = AirflowDeployment(
-        extra_env=airflow_deployment_env, keep=os.environ.get("TTM_E2E_KEEP") == "1"
-    )
+@contextlib.contextmanager
+def _watched(request: pytest.FixtureRequest, deployment: AirflowDeployment) -> Iterator[None]:
+    """Run ``deployment`` for the fixture: its logs go into failed tests' reports, and it is kept
+    (its path printed) when one failed; a process surviving its stop fails the session."""
     request.config.stash[_DEPLOYMENT] = deployment
+    request.config.stash[_FAILED] = False
     with deployment:
-        yield deployment
+        yield
         if request.config.stash.get(_FAILED, False):
             deployment.keep = True
             print(f"\ne2e deployment kept for inspection: {deployment.root}")
     print(f"\ne2e deployment stopped: {deployment.stop_outcome}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def airflow_deployment(
+    request: pytest.FixtureRequest, airflow_deployment_env: dict[str, str]
+) -> Iterator[AirflowDeployment]:
+    """A started Airflow deployment; stopped after the module, failing if a process survives."""
+    deployment = AirflowDeployment(extra_env=airflow_deployment_env, keep=_KEEP)
+    with _watched(request, deployment):
+        yield deployment
+
+
+@pytest.fixture(scope="module")
+def distributed_emulator() -> Iterator[EmulatorProcess]:
+    """An emulator of its own for the distributed deployment (its keys are rotated there); a bare
+    created model would train for an hour: the tests set each model's status themselves."""
+    with EmulatorProcess(api_key=f"ttm-e2e-key-{secrets.token_hex(8)}", auto_train="1h") as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def distributed_deployment(request: pytest.FixtureRequest) -> Iterator[DistributedDeployment]:
+    """CeleryExecutor with two workers and two triggerers (see ``distributed.py``), for one module."""
+    deployment = DistributedDeployment(keep=_KEEP)
+    with _watched(request, deployment):
+        yield deployment
+
+
+@pytest.fixture(scope="module")
 def airflow_api(airflow_deployment: AirflowDeployment) -> AirflowRestClient:
     """REST API v2 client of the shared deployment."""
     return airflow_deployment.client

@@ -19,7 +19,15 @@ from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_
 
 from .airflow_home import AirflowHome, AirflowStartError, free_port, tail
 from .postgres import PostgresCluster, ensure_postgres_installed
-from .processes import Component, describe, group_members, kill_pids, marked_processes, stop_components
+from .processes import (
+    Component,
+    crash,
+    describe,
+    group_members,
+    kill_pids,
+    marked_processes,
+    stop_components,
+)
 from .rest_client import AirflowRestClient
 
 DATABASE = "airflow"
@@ -44,6 +52,8 @@ class AirflowDeployment(AirflowHome):
         "dag-processor": ("dag-processor",),
         "triggerer": ("triggerer", "--skip-serve-logs"),
     }
+
+    REST_TIMEOUT = 10.0  # seconds per REST request
 
     def __init__(
         self,
@@ -87,12 +97,43 @@ class AirflowDeployment(AirflowHome):
             self.root, free_port(), ensure_postgres_installed(), self.marker_env()
         )
         self.postgres.start(DATABASE)
+        self.start_services()
         self.env = self._airflow_env(self.postgres.url(DATABASE))
         self.migrate(self.env, self.start_timeout)
-        for name, args in self.COMPONENTS.items():
-            argv = [a.format(api_port=self.api_port) for a in args]
-            self.components.append(self.start_component(name, argv, self.env))
+        for name in self.COMPONENTS:
+            self.start_named(name)
         self.wait_healthy()
+
+    def start_services(self) -> None:
+        """Start what the components need besides PostgreSQL (nothing here; a subclass adds more)."""
+
+    def start_named(self, name: str) -> Component:
+        """Start component ``name`` of :attr:`COMPONENTS` (again, after :meth:`crash`).
+
+        :param name: the component's name.
+        """
+        argv = [a.format(api_port=self.api_port) for a in self.COMPONENTS[name]]
+        component = self.start_component(name, argv, self.component_env(name))
+        self.components = [c for c in self.components if c.name != name] + [component]
+        return component
+
+    def component_env(self, name: str) -> dict[str, str]:
+        """The environment of component ``name`` (the same for all here).
+
+        :param name: the component's name.
+        """
+        return self.env
+
+    def component(self, name: str) -> Component:
+        """The running (or crashed) component called ``name``."""
+        return next(c for c in self.components if c.name == name)
+
+    def crash(self, name: str) -> list[int]:
+        """``kill -9`` component ``name``: its process group and all its descendants; returns their pids.
+
+        :param name: the component's name.
+        """
+        return crash(self.component(name))
 
     def stop(self, check: bool = True) -> None:
         """Stop every component's process group, then PostgreSQL; always safe to call, idempotent.
@@ -169,7 +210,7 @@ class AirflowDeployment(AirflowHome):
     def client(self) -> AirflowRestClient:
         """A REST API v2 client for this deployment's api-server."""
         if self._client is None:
-            self._client = AirflowRestClient(self.api_url)
+            self._client = AirflowRestClient(self.api_url, timeout=self.REST_TIMEOUT)
         return self._client
 
     def add_dag_file(self, name: str, source: str) -> Path:

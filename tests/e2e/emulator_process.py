@@ -36,6 +36,20 @@ class EmulatorProcess:
         """The emulator's admin view: counters, live models, deleted models."""
         return httpx.get(f"{self.url}/_emulator/state", timeout=5).json()
 
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the admin API (``/_emulator/<path>``) and return its JSON reply.
+
+        :param method: the HTTP method.
+        :param path: the path under ``/_emulator/``, e.g. ``config`` or ``models/<id>/status``.
+        :param body: the JSON body, if any.
+        """
+        reply = httpx.request(method, f"{self.url}/_emulator/{path}", json=body, timeout=10)
+        return reply.raise_for_status().json()
+
+    def force_status(self, model_name: str, status: str) -> None:
+        """Set a model's status now (stopping its auto-training)."""
+        self.admin("POST", f"models/{model_name}/status", {"status": status})
+
     def __enter__(self) -> EmulatorProcess:
         command = [sys.executable, "-m", "airflow_provider_ttm.emulator", *self._args]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

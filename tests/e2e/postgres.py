@@ -10,9 +10,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .debian import apt_install
+
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_USER = "postgres"
-POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 INITDB_FLAGS = ("-E", "UTF8", "--no-locale", "--no-sync")
 
 
@@ -35,28 +36,12 @@ def ensure_postgres_installed() -> Path:
     bin_dir = find_pg_bin()
     if bin_dir is not None:
         return bin_dir
-    if os.geteuid() != 0:
-        raise RuntimeError("PostgreSQL is not installed and we are not root: apt-get install postgresql")
-    _apt_install_postgresql()
+    apt_install("postgresql")
     _stop_debian_clusters()
     bin_dir = find_pg_bin()
     if bin_dir is None:
         raise RuntimeError(f"apt-get installed postgresql but no pg_ctl under {PG_ROOT}/*/bin")
     return bin_dir
-
-
-def _apt_install_postgresql() -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    own_policy = not POLICY_RC_D.exists()
-    if own_policy:  # Debian's way to say "do not start services from maintainer scripts"
-        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
-        POLICY_RC_D.chmod(0o755)
-    try:
-        for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-            subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, check=True, timeout=900)
-    finally:
-        if own_policy:
-            POLICY_RC_D.unlink(missing_ok=True)
 
 
 def _stop_debian_clusters() -> None:

@@ -71,6 +71,44 @@ def group_members(pgid: int) -> list[int]:
     return [int(pid) for pid in _live_pids() if (_stat_fields(pid) or ["", "", ""])[2] == str(pgid)]
 
 
+def descendants(pid: int) -> list[int]:
+    """Live (non-zombie) descendants of ``pid``, however they regrouped (by parent pid)."""
+    children: dict[str, list[str]] = {}
+    for child in _live_pids():
+        fields = _stat_fields(child)
+        if fields is not None:
+            children.setdefault(fields[1], []).append(child)
+    found, todo = [], [str(pid)]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(int(child))
+            todo.append(child)
+    return found
+
+
+def ancestors(pid: int) -> list[int]:
+    """``pid``'s parent, its parent, and so on up to (not including) pid 1."""
+    found = []
+    fields = _stat_fields(str(pid))
+    while fields is not None and int(fields[1]) > 1:
+        found.append(int(fields[1]))
+        fields = _stat_fields(fields[1])
+    return found
+
+
+def crash(component: Component) -> list[int]:
+    """SIGKILL a component's whole process group and every descendant at once, like a lost machine.
+
+    :return: the pids killed.
+    """
+    victims = sorted({*group_members(component.pgid), *descendants(component.pgid)})
+    for pid in victims:
+        _signal_pid(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        component.popen.wait(timeout=10)
+    return victims
+
+
 def marked_processes(marker: str) -> list[int]:
     """Live processes whose environment carries ``MARKER_VAR=marker`` (however they were detached)."""
     needle = f"{MARKER_VAR}={marker}".encode()

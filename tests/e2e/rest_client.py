@@ -99,6 +99,11 @@ class AirflowRestClient:
             return list(HEALTH_COMPONENTS)
         return [c for c in HEALTH_COMPONENTS if (health.get(c) or {}).get("status") != TERMINAL_HEALTH]
 
+    def jobs(self, job_type: str, *, alive: bool) -> list[dict[str, Any]]:
+        """The jobs (``SchedulerJob``, ``TriggererJob``, ...) of a type, only the live ones if ``alive``."""
+        params = {"job_type": job_type, "is_alive": alive, "limit": 100}
+        return self._json("GET", "jobs", params=params)["jobs"]
+
     # -- connections -------------------------------------------------------------------------------
 
     def create_connection(self, conn_id: str, conn_type: str, **fields: Any) -> dict[str, Any]:
@@ -109,6 +114,11 @@ class AirflowRestClient:
         return self._json(
             "POST", "connections", json={"connection_id": conn_id, "conn_type": conn_type, **fields}
         )
+
+    def update_connection(self, conn_id: str, conn_type: str, **fields: Any) -> dict[str, Any]:
+        """Replace a connection's fields (``PATCH``), e.g. to rotate its ``password``."""
+        body = {"connection_id": conn_id, "conn_type": conn_type, **fields}
+        return self._json("PATCH", f"connections/{_q(conn_id)}", json=body)
 
     # -- DAGs and runs -----------------------------------------------------------------------------
 

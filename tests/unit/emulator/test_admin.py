@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from support.emulator_client import OTHER_KEY, Api
+from support.emulator_client import KEY, OTHER_KEY, Api
 
 
 @pytest.fixture
@@ -112,6 +112,24 @@ def test_api_keys_can_change_at_run_time(api, admin):
     )
 
 
+def test_a_key_alias_opens_the_same_account_after_the_old_key_is_revoked(api, admin):
+    model = api.create_model(name="m")
+    admin.ok(
+        "POST",
+        "/_emulator/config",
+        json={"api_keys": [KEY, OTHER_KEY], "api_key_aliases": {OTHER_KEY: KEY}},
+    )
+    admin.ok("POST", "/_emulator/config", json={"api_keys": [OTHER_KEY]})  # the old key revoked
+    rotated = {"Authorization": OTHER_KEY}
+
+    listed = requests.get(api.url + "/v0/models", headers=rotated, timeout=5).json()["models"]
+    status = requests.get(f"{api.url}/v0/models/{model['model_name']}/status", headers=rotated, timeout=5)
+
+    assert [item["model_name"] for item in listed] == [model["model_name"]]
+    assert status.status_code == 200
+    assert api.get("/v0/models").status_code == 401
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -122,6 +140,8 @@ def test_api_keys_can_change_at_run_time(api, admin):
         ({"train_seconds": "soon"}, "duration"),
         ({"id_spelling": "camel"}, "id_spelling"),
         ({"api_keys": []}, "api_keys"),
+        ({"api_key_aliases": {"new": ""}}, "api_key_aliases"),
+        ({"api_key_aliases": ["new"]}, "api_key_aliases"),
     ],
 )
 def test_bad_settings_are_400(admin, server, body, message):

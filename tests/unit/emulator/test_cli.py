@@ -90,6 +90,8 @@ def test_console_script_stops_on_sigint(tmp_path):
         ["--fault", "[1]"],
         ["--fault", '{"kind": "explode"}'],
         ["--id-spelling", "camel"],
+        ["--api-key-alias", "new-key"],
+        ["--api-key-alias", "=old-key"],
     ],
 )
 def test_bad_arguments_exit_with_usage(argv, capsys):
