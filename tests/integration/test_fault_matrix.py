@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from reliability_report import CaseResult, SharedRecord, render, write_doc
 
-from airflow_provider_ttm.hooks.transport import _RetryingTransport
+from airflow_provider_ttm.api.retry import Retries
 from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.integration
@@ -135,14 +135,14 @@ def test_soak_many_concurrent_cycles_with_faults_leak_nothing(ttm_emulator, monk
                 outcomes.append(None)
 
     retries: list[float] = []
-    original = _RetryingTransport._wait_before_retry
+    original = Retries.wait_after
 
     def counting(self, *args, **kwargs) -> float:
         wait = original(self, *args, **kwargs)
         retries.append(wait)
         return wait
 
-    monkeypatch.setattr(_RetryingTransport, "_wait_before_retry", counting)
+    monkeypatch.setattr(Retries, "wait_after", counting)
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(SOAK_WORKERS)]
     for thread in threads:
         thread.start()
