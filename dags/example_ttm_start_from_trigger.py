@@ -43,7 +43,7 @@ with DAG(
         wait = TuneTheModelModelReadySensor(
             task_id=f"wait_{name}",
             # A Jinja template, not create.output: the triggerer renders templates, not XComArgs.
-            model_name=f"{{{{ ti.xcom_pull(task_ids='create_{name}') }}}}",
+            model_name=f"{{{{ ti.xcom_pull(task_ids='create_{name}', map_indexes=-1) }}}}",
             deferrable=True,
             start_from_trigger=True,
             poke_interval=POKE_INTERVAL,

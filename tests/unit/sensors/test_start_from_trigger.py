@@ -169,3 +169,17 @@ def test_another_tasks_output_is_refused_at_parse_time() -> None:
 def test_off_by_default() -> None:
     sensor = TuneTheModelModelReadySensor(task_id="wait", model_name="a" * 32, deferrable=True)
     assert (sensor.start_from_trigger, sensor.start_trigger_args) == (False, None)
+
+
+@needs_support
+def test_the_end_of_the_wait_is_a_sensor_timeout_that_soft_fail_skips(context) -> None:
+    from airflow.providers.common.compat.sdk import AirflowSensorTimeout, AirflowSkipException
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+
+    # What Airflow hands the worker once the trigger timeout (the sensor's timeout) has passed.
+    timed_out = {"error": TriggerFailureReason.TRIGGER_TIMEOUT}
+
+    with pytest.raises(AirflowSensorTimeout):
+        _sensor(model_name="a" * 32).resume_execution(TRIGGER_FAIL_REPR, timed_out, context)
+    with pytest.raises(AirflowSkipException):
+        _sensor(model_name="a" * 32, soft_fail=True).resume_execution(TRIGGER_FAIL_REPR, timed_out, context)
