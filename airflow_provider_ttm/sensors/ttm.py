@@ -118,9 +118,8 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             if not isinstance(getattr(self, name), str):
                 raise ValueError(
                     f"start_from_trigger=True needs {name} as a string, literal or Jinja (for instance "
-                    "\"{{ ti.xcom_pull(task_ids='create', map_indexes=-1) }}\"): the triggerer renders templates but "
-                    f"cannot resolve {type(getattr(self, name)).__name__} values such as another task's "
-                    ".output."
+                    "\"{{ ti.xcom_pull(task_ids='create', map_indexes=-1) }}\"): the triggerer renders "
+                    f"templates, not a {type(getattr(self, name)).__name__} such as another task's .output."
                 )
         if "xcom_pull" in self.model_name and "map_indexes" not in self.model_name:
             # Without map_indexes, xcom_pull asks for every map index (GetXComSequenceSlice), which
@@ -157,7 +156,7 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         elif getattr(context["ti"], "map_index", -1) not in (None, -1):
             reason = "Airflow starts a mapped task on a worker (apache/airflow issue 48009)"
         else:
-            reason = "this run did not go through the scheduler (for instance `airflow tasks test`)"
+            reason = "this run did not go through the scheduler (for instance `airflow dags test`)"
         self.log.info(
             "start_from_trigger: the task started on a worker, since %s; deferring from here.", reason
         )
