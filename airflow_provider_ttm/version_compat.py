@@ -29,6 +29,12 @@ AIRFLOW_V_3_0_PLUS: bool = get_base_airflow_version_tuple() >= (3, 0, 0)
 AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
 AIRFLOW_V_3_2_PLUS: bool = get_base_airflow_version_tuple() >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
+#: Whether the scheduler starts a task with ``start_from_trigger`` in the triggerer, and the triggerer
+#: renders the task's templated fields among the trigger's arguments. Airflow 3.1 and 3.2 ignore
+#: ``start_from_trigger`` (the scheduler's code for it is commented out); 3.3 has it again, with
+#: template rendering (apache/airflow PR 55068). 2.11 and 3.0 start the task there but pass the
+#: trigger's arguments unrendered, so a templated ``model_name`` would reach the trigger as it is.
+START_FROM_TRIGGER_SUPPORTED: bool = AIRFLOW_V_3_3_PLUS
 
 
 async def amask_secret(secret: str) -> None:
@@ -112,6 +118,7 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "START_FROM_TRIGGER_SUPPORTED",
     "TaskStateStore",
     "amask_secret",
     "first_reschedule_date",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -11,13 +12,18 @@ from airflow.providers.common.compat.sdk import (
     BaseSensorOperator,
     PokeReturnValue,
 )
+from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.arguments import flag, is_resolved_later, poll_interval_seconds, positive_seconds
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
 from airflow_provider_ttm.operators.base import TuneTheModelDeferrableOperator, ready_model
-from airflow_provider_ttm.version_compat import first_reschedule_date, task_state_store
+from airflow_provider_ttm.version_compat import (
+    START_FROM_TRIGGER_SUPPORTED,
+    first_reschedule_date,
+    task_state_store,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,6 +54,12 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
 
     :param model_name: the model's id. (templated)
     :param strict: fail on a status this provider does not know, instead of waiting on.
+    :param start_from_trigger: with ``deferrable=True``, start the wait in the triggerer: no worker
+        runs the task until the trigger's event (Airflow 3.3+, unmapped tasks; elsewhere the task
+        defers from a worker as usual and logs why). ``model_name`` must then be a string, literal
+        or Jinja (the triggerer renders it), and the wait's end is Airflow's trigger timeout
+        (``timeout``, or ``execution_timeout`` when it comes first), which fails as a sensor
+        timeout. See ``docs/deferrable.md``.
 
     ``poke_interval`` is the time between status checks in every mode (at least 0.05 s), and
     ``timeout`` bounds the whole wait, as for any sensor; while deferred, the task's
@@ -56,7 +68,9 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
 
     template_fields: Sequence[str] = ("model_name", "ttm_conn_id")
 
-    def __init__(self, *, model_name: str, strict: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, model_name: str, strict: bool = False, start_from_trigger: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("poke_interval", 60.0)
         # Checked before BaseSensorOperator as well: it refuses some bad values with other errors
         # (inf: OverflowError; Airflow 2.11, a negative one: AirflowException), and every Airflow
@@ -69,6 +83,9 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         self.model_name = model_name
         self.strict = flag("strict", strict)
         self.check_arguments(rendered=False)
+        self.start_from_trigger_requested = flag("start_from_trigger", start_from_trigger)
+        if self.start_from_trigger_requested:
+            self._set_up_start_from_trigger()
         self._watch: StatusWatch | None = None
         self._store: TaskStateStore | None = None
         self._stored: dict[str, Any] | None = None
@@ -86,11 +103,71 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             endpoints.validate_model_name(self.model_name)
         super().check_arguments(rendered=rendered)
 
+    def _set_up_start_from_trigger(self) -> None:
+        """Refuse what cannot start in the triggerer; where Airflow can, set the task up to start there.
+
+        Airflow reads ``start_from_trigger`` and ``start_trigger_args`` from the serialized task: the
+        trigger's arguments are fixed when the DAG is parsed, and the triggerer renders those named
+        in ``template_fields`` (``model_name``, ``ttm_conn_id``). Without a deadline of its own, the
+        trigger runs until Airflow's trigger timeout (``timeout``), which the sensor fails as a
+        sensor timeout. The connection's key is never among the arguments.
+        """
+        if not self.deferrable:
+            raise ValueError("start_from_trigger=True needs deferrable=True: the wait runs in the triggerer.")
+        for name in ("model_name", "ttm_conn_id"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"start_from_trigger=True needs {name} as a string, literal or Jinja (for instance "
+                    "\"{{ ti.xcom_pull(task_ids='create', map_indexes=-1) }}\"): the triggerer renders "
+                    f"templates, not a {type(getattr(self, name)).__name__} such as another task's .output."
+                )
+        if "xcom_pull" in self.model_name and "map_indexes" not in self.model_name:
+            # Without map_indexes, xcom_pull asks for every map index (GetXComSequenceSlice), which
+            # Airflow 3.3's triggerer does not answer: the rendering, and so the wait, would hang.
+            raise ValueError(
+                "start_from_trigger=True needs xcom_pull in model_name to name its map index, for "
+                "instance \"{{ ti.xcom_pull(task_ids='create', map_indexes=-1) }}\": the triggerer "
+                "cannot pull the XComs of every map index."
+            )
+        if not START_FROM_TRIGGER_SUPPORTED:
+            return
+        from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
+        trigger_cls, trigger_kwargs = TuneTheModelModelStatusTrigger(
+            ttm_conn_id=self.ttm_conn_id,
+            model_name=self.model_name,
+            poll_interval=self.poke_interval,
+            max_consecutive_errors=self.max_consecutive_errors,
+            strict=self.strict,
+            coalesce=self.coalesce,
+        ).serialize()
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=trigger_cls,
+            trigger_kwargs=trigger_kwargs,
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=timedelta(seconds=self.timeout),
+        )
+        self.start_from_trigger = True
+
+    def _log_why_not_started_from_trigger(self, context: Context) -> None:
+        if not START_FROM_TRIGGER_SUPPORTED:
+            reason = "this Airflow does not start tasks in the triggerer (3.3+ does)"
+        elif getattr(context["ti"], "map_index", -1) not in (None, -1):
+            reason = "Airflow starts a mapped task on a worker (apache/airflow issue 48009)"
+        else:
+            reason = "this run did not go through the scheduler (for instance `airflow dags test`)"
+        self.log.info(
+            "start_from_trigger: the task started on a worker, since %s; deferring from here.", reason
+        )
+
     def execute(self, context: Context) -> Any:
         """Check once; when not Ready yet, wait by poking or by deferring to the triggerer."""
         self.check_arguments(rendered=True)
         if not self.deferrable:
             return super().execute(context)
+        if self.start_from_trigger_requested:
+            self._log_why_not_started_from_trigger(context)
         checked = self.poke(context)
         if checked:
             return checked.xcom_value
