@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
 DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_WAIT_TIMEOUT = timedelta(hours=24)
 #: Airflow's own timeout of a deferral falls this long after the trigger's deadline: a backstop for
@@ -87,6 +89,37 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
         )
         self.coalesce = flag("coalesce", coalesce)
 
+    def status_trigger(
+        self,
+        model_name: str,
+        *,
+        poll_interval: float,
+        strict: bool,
+        watch: StatusWatch | None = None,
+        deadline: float | None = None,
+    ) -> TuneTheModelModelStatusTrigger:
+        """The trigger that waits until ``model_name`` is Ready, on this task's connection and settings.
+
+        :param model_name: the model's id (or a template the triggerer renders).
+        :param poll_interval: seconds between status checks.
+        :param strict: fail on a status this provider does not know instead of waiting on.
+        :param watch: the wait so far (its start, failed checks in a row), when a worker began it.
+        :param deadline: when to give up (seconds since the epoch), or None.
+        """
+        from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
+
+        return TuneTheModelModelStatusTrigger(
+            ttm_conn_id=self.ttm_conn_id,
+            model_name=model_name,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            max_consecutive_errors=self.max_consecutive_errors,
+            strict=strict,
+            started_at=None if watch is None else watch.started_at,
+            coalesce=self.coalesce,
+            errors_in_a_row=0 if watch is None else watch.errors_in_a_row,
+        )
+
     def defer_wait(
         self, context: Context, watch: StatusWatch, *, poll_interval: float, wait_timeout: float
     ) -> NoReturn:
@@ -102,8 +135,6 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
         :param poll_interval: seconds between status checks.
         :param wait_timeout: the wait's own timeout in seconds.
         """
-        from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
         now = time.time()
         deadline, set_by = now + wait_timeout, "timeout"
         limit = execution_deadline(self, context)
@@ -115,16 +146,12 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
                 f"{watch.model_name} could be deferred."
             )
         self.defer(
-            trigger=TuneTheModelModelStatusTrigger(
-                ttm_conn_id=self.ttm_conn_id,
-                model_name=watch.model_name,
+            trigger=self.status_trigger(
+                watch.model_name,
                 poll_interval=poll_interval,
-                deadline=deadline,
-                max_consecutive_errors=watch.max_consecutive_errors,
                 strict=watch.strict,
-                started_at=watch.started_at,
-                coalesce=self.coalesce,
-                errors_in_a_row=watch.errors_in_a_row,
+                watch=watch,
+                deadline=deadline,
             ),
             method_name="execute_complete",
             kwargs={"deadline_set_by": set_by},

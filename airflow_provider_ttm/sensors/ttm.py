@@ -131,16 +131,8 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             )
         if not START_FROM_TRIGGER_SUPPORTED:
             return
-        from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
-
-        trigger_cls, trigger_kwargs = TuneTheModelModelStatusTrigger(
-            ttm_conn_id=self.ttm_conn_id,
-            model_name=self.model_name,
-            poll_interval=self.poke_interval,
-            max_consecutive_errors=self.max_consecutive_errors,
-            strict=self.strict,
-            coalesce=self.coalesce,
-        ).serialize()
+        trigger = self.status_trigger(self.model_name, poll_interval=self.poke_interval, strict=self.strict)
+        trigger_cls, trigger_kwargs = trigger.serialize()
         self.start_trigger_args = StartTriggerArgs(
             trigger_cls=trigger_cls,
             trigger_kwargs=trigger_kwargs,
