@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -75,37 +76,62 @@ def describe_proxy(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
-def proxy_failure(error: BaseException, proxy: str | None) -> str | None:
+def causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what caused it, as HTTP libraries wrap their errors: ``__cause__``,
+    ``__context__``, a ``reason`` attribute and exception arguments, each once (at most 32)."""
+    seen: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending and len(seen) < 32:
+        cause = pending.pop()
+        if not isinstance(cause, BaseException) or any(cause is known for known in seen):
+            continue
+        seen.append(cause)
+        pending.extend((cause.__context__, cause.__cause__, getattr(cause, "reason", None), *cause.args))
+    return seen
+
+
+@dataclass(frozen=True)
+class ProxyFailure:
+    """A proxy failed a request: which proxy (its password left out), and what it said.
+
+    :param proxy: the proxy, as ``describe_proxy`` shows it.
+    :param said: the proxy error's own text (e.g. ``Tunnel connection failed: 407 Proxy
+        Authentication Required``).
+    """
+
+    proxy: str
+    said: str
+
+    def __str__(self) -> str:
+        return f"through the proxy {self.proxy}: {self.said}"
+
+    @property
+    def wants_credentials(self) -> bool:
+        """Whether the proxy refused our credentials (407): the same request would be refused again."""
+        return re.search(r"(?<![\d.:])407\s+[A-Z]", self.said) is not None
+
+
+def proxy_failure(error: BaseException, proxy: str | None) -> ProxyFailure | None:
     """Why ``proxy`` failed the request, when ``error`` says the proxy did (else None).
 
     A proxy that refuses the tunnel (407, 502...) raises a ``ProxyError`` in ``requests``,
     ``urllib3``, ``httpx`` and ``httpcore`` alike (``requests`` also for a proxy it cannot reach):
     matched by name along the causes, so no HTTP library is imported here. The request then never
-    reached the service. The text is the
-    innermost ``ProxyError``'s own (e.g. ``Tunnel connection failed: 407 Proxy Authentication
-    Required``), which quotes no URL, so neither a presigned signature nor the proxy's password.
+    reached the service. The text is the innermost ``ProxyError``'s own, which quotes no URL, so
+    neither a presigned signature nor the proxy's password.
 
     :param error: what the HTTP library raised.
     :param proxy: the proxy the request went through (None: there was none).
     """
     if proxy is None:
         return None
-    innermost: BaseException | None = None
-    pending: list[object] = [error]
-    seen: list[BaseException] = []
-    while pending and len(seen) < 32:
-        cause = pending.pop()
-        if not isinstance(cause, BaseException) or any(cause is known for known in seen):
-            continue
-        seen.append(cause)
-        if type(cause).__name__ == "ProxyError":
-            innermost = cause
-        pending.extend((cause.__context__, cause.__cause__, getattr(cause, "reason", None), *cause.args))
-    if innermost is None:
+    refusals = [cause for cause in causes(error) if type(cause).__name__ == "ProxyError"]
+    if not refusals:
         return None
-    causes = [arg for arg in innermost.args if isinstance(arg, BaseException)]
-    said = str(causes[-1] if causes else innermost) or type(innermost).__name__
-    return f"through the proxy {describe_proxy(proxy)}: {said}"
+    innermost = refusals[-1]
+    inner = [arg for arg in innermost.args if isinstance(arg, BaseException)]
+    said = str(inner[-1] if inner else innermost) or type(innermost).__name__
+    return ProxyFailure(describe_proxy(proxy), said)
 
 
 @dataclass(frozen=True)

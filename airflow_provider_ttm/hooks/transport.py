@@ -34,7 +34,7 @@ from airflow_provider_ttm.api.replies import MAX_REPLY_BYTES, decode_reply
 from airflow_provider_ttm.api.retry import Retries
 from airflow_provider_ttm.hooks.deadline import KEEPALIVE_EXPIRY_SECONDS, AttemptDeadline, BoundedAdapter
 from airflow_provider_ttm.hooks.retrying import acall_with_retries, call_with_retries
-from airflow_provider_ttm.network import Egress, proxy_failure
+from airflow_provider_ttm.network import Egress, causes, proxy_failure
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -91,17 +91,13 @@ class _Transport:
         if timed_out and isinstance(error, TimeoutError):
             reason = f"no complete reply within the {self.settings.timeout:g} s timeout"
         else:
-            reason = redact(refused or str(error), self.settings.api_key)[:300] or type(error).__name__
+            reason = redact(str(refused or error), self.settings.api_key)[:300] or type(error).__name__
         return TuneTheModelTransportError(
             f"Tune The Model {request.method} {request.path} got no answer ({reason}); {state}.",
             sent=sent,
             timed_out=timed_out,
-            # The proxy wants other credentials: the same request would be refused again.
-            retryable=refused is None or _PROXY_AUTH_REFUSED not in refused,
+            retryable=refused is None or not refused.wants_credentials,
         )
-
-
-_PROXY_AUTH_REFUSED = "407"
 
 
 class _StaleConnection(Exception):
@@ -396,19 +392,8 @@ def timed_out_reading(error: BaseException) -> bool:
 
 
 def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
-    """Whether ``error`` or anything in its chain of causes (and ``requests``' wrapped reasons) is one
-    of ``kinds``."""
-    seen: list[BaseException] = []
-    pending: list[object] = [error]
-    while pending:
-        cause = pending.pop()
-        if not isinstance(cause, BaseException) or any(cause is known for known in seen) or len(seen) > 16:
-            continue
-        if isinstance(cause, kinds):
-            return True
-        seen.append(cause)
-        pending.extend((*cause.args, getattr(cause, "reason", None), cause.__cause__, cause.__context__))
-    return False
+    """Whether ``error`` or anything that caused it is one of ``kinds``."""
+    return any(isinstance(cause, kinds) for cause in causes(error))
 
 
 def _httpx_disconnected(error: Exception) -> bool:

@@ -104,7 +104,8 @@ def _no_answer(
     )
     timed_out = timed_out or timed_out_reading(error)
     reason = "no complete reply within the timeout" if timed_out else type(error).__name__
-    reason = proxy_failure(error, proxy) or reason
+    refused = proxy_failure(error, proxy)
+    reason = str(refused) if refused is not None else reason
     return TuneTheModelTransportError(
         f"Uploading the dataset to {describe_url(url)} got no answer ({reason}).",
         sent=timed_out or not connect_failed,

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_ttm.connection_settings import ConnectionSettings
 from airflow_provider_ttm.exceptions import TuneTheModelConnectionConfigError
-from airflow_provider_ttm.network import Egress, describe_proxy
+from airflow_provider_ttm.network import Egress, ProxyFailure, describe_proxy
 
 #: No proxy or CA bundle from the machine running the tests: each test sets its own.
 pytestmark = pytest.mark.usefixtures("clean_environment")
@@ -164,3 +164,23 @@ def test_a_ca_bundle_variable_naming_nothing_is_refused_naming_the_variable(tmp_
 )
 def test_describe_proxy_drops_the_credentials(url: str, shown: str) -> None:
     assert describe_proxy(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("proxy", "said", "wants_credentials"),
+    [
+        ("http://127.0.0.1:3128", "Tunnel connection failed: 407 Proxy Authentication Required", True),
+        ("http://127.0.0.1:3128", "407 Proxy Authentication Required", True),
+        # A proxy whose port holds the digits 407 and that answered something else.
+        ("http://127.0.0.1:40781", "502 Bad Gateway", False),
+        ("http://proxy.example:8407", "Tunnel connection failed: 503 Service Unavailable", False),
+        ("http://127.0.0.1:3128", "[Errno 111] Connection refused", False),
+    ],
+)
+def test_a_proxy_wants_credentials_only_when_it_answered_407(
+    proxy: str, said: str, wants_credentials: bool
+) -> None:
+    failure = ProxyFailure(proxy, said)
+
+    assert failure.wants_credentials is wants_credentials
+    assert str(failure) == f"through the proxy {proxy}: {said}"
