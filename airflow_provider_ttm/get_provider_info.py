@@ -42,7 +42,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": [f"{_MODULE}.sensors.ttm"]}],
-        "triggers": [{"integration-name": _INTEGRATION, "python-modules": [f"{_MODULE}.triggers.ttm"]}],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [f"{_MODULE}.triggers.ttm", f"{_MODULE}.triggers.model_ready"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "ttm",

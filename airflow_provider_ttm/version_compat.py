@@ -35,6 +35,13 @@ AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 #: template rendering (apache/airflow PR 55068). 2.11 and 3.0 start the task there but pass the
 #: trigger's arguments unrendered, so a templated ``model_name`` would reach the trigger as it is.
 START_FROM_TRIGGER_SUPPORTED: bool = AIRFLOW_V_3_3_PLUS
+#: Whether Airflow has event-driven scheduling: ``AssetWatcher`` and ``BaseEventTrigger`` (3.0+).
+EVENT_TRIGGERS_SUPPORTED: bool = AIRFLOW_V_3_0_PLUS
+
+if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
+    from airflow.triggers.base import BaseEventTrigger
+else:  # Airflow 2.11: a stand-in base, so the provider's event trigger module still imports
+    from airflow.triggers.base import BaseTrigger as BaseEventTrigger
 
 
 async def amask_secret(secret: str) -> None:
@@ -118,7 +125,9 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "EVENT_TRIGGERS_SUPPORTED",
     "START_FROM_TRIGGER_SUPPORTED",
+    "BaseEventTrigger",
     "TaskStateStore",
     "amask_secret",
     "first_reschedule_date",

@@ -17,7 +17,7 @@ from airflow_provider_ttm.api.parsing import ObjectKeys, first_string, identifie
 from airflow_provider_ttm.api.statuses import ModelStatus, StatusMeaning
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
 
 _MODEL_KEYS = ObjectKeys(
     what="model",
@@ -134,6 +134,8 @@ class ModelIndex:
     """
 
     def __init__(self, payload: object, wanted: Collection[str] | None = None) -> None:
+        #: The ids the index was built for (None: every model).
+        self.wanted = None if wanted is None else frozenset(wanted)
         self._objects: dict[str, dict[str, Any]] = {}
         for item in _model_objects(payload):
             if wanted is not None and not (
@@ -146,6 +148,13 @@ class ModelIndex:
     def __len__(self) -> int:
         return len(self._objects)
 
+    def __contains__(self, model_name: object) -> bool:
+        return model_name in self._objects
+
+    def covers(self, ids: Collection[str] | None) -> bool:
+        """Whether the index shows every model of ``ids`` that the list held (None: every model)."""
+        return self.wanted is None or (ids is not None and self.wanted.issuperset(ids))
+
     def get(self, model_name: str) -> ModelRecord | None:
         """The record of ``model_name``, or None when the list does not show it.
 
@@ -153,6 +162,10 @@ class ModelIndex:
         """
         item = self._objects.get(model_name)
         return None if item is None else parse_model(item)
+
+    def records(self) -> Iterator[ModelRecord]:
+        """The record of every model kept, parsed as it is reached."""
+        return (parse_model(item) for item in self._objects.values())
 
 
 def parse_timestamp(value: object) -> dt.datetime | None:

@@ -22,10 +22,14 @@ interval (the shortest among its waiters) and hands each waiter the ``ModelRecor
 ``open_status_feed(..., coalesce=False)`` gives the per-model behaviour instead: one HTTP client
 per trigger and one status request per interval. Either way a reading may take as long as the
 transport lets it: the trigger bounds its whole wait by its deadline.
+
+``open_model_list_feed`` gives a waiter the list itself (every model, or the ids it names), for
+watchers that look for models rather than wait on one: it shares the same list request.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import contextvars
@@ -70,6 +74,8 @@ class _Marker:
 _NOTHING = _Marker("NOTHING")
 #: The list reply did not show the waiter's model.
 MISSING = _Marker("MISSING")
+#: The list reply was read for other waiters' ids, not all the waiter needs.
+PARTIAL = _Marker("PARTIAL")
 
 
 class StatusFeed(Protocol):
@@ -102,6 +108,23 @@ async def open_status_feed(
         return OwnStatusFeed(await ConnectionClient.open(ttm_conn_id), model_name, poll_interval)
     poller = _poller_for(ttm_conn_id)
     feed = SharedStatusFeed(poller, model_name, poll_interval)
+    await poller.join(feed)
+    return feed
+
+
+async def open_model_list_feed(
+    ttm_conn_id: str, poll_interval: float, wanted: frozenset[str] | None = None
+) -> ModelListFeed:
+    """A feed of the connection's model list, read with the other waits on the connection.
+
+    :param ttm_conn_id: the Airflow connection to use.
+    :param poll_interval: the longest to go without a list, in seconds.
+    :param wanted: the only ids the feed needs (None: every model of the key).
+    :raises TuneTheModelError: when the connection is unusable.
+    :raises AirflowNotFoundException: when the connection does not exist.
+    """
+    poller = _poller_for(ttm_conn_id)
+    feed = ModelListFeed(poller, poll_interval, wanted)
     await poller.join(feed)
     return feed
 
@@ -200,7 +223,50 @@ class OwnStatusFeed:
         await self.client.aclose()
 
 
-class SharedStatusFeed:
+class PollerWaiter(abc.ABC):
+    """A waiter's place with a ``StatusPoller``: the latest reading it delivered, taken once.
+
+    :param poller: the poller of the connection.
+    :param poll_interval: the longest the waiter wants to go without a reading.
+    """
+
+    def __init__(self, poller: StatusPoller, poll_interval: float) -> None:
+        self.poller = poller
+        self.poll_interval = poll_interval
+        self._latest: object = _NOTHING
+        self._arrived = asyncio.Event()
+
+    @property
+    @abc.abstractmethod
+    def wanted(self) -> frozenset[str] | None:
+        """The ids the waiter needs from the list (None: every model)."""
+
+    @abc.abstractmethod
+    def reading_from(self, models: ModelIndex) -> object:
+        """The waiter's reading of a list reply."""
+
+    @abc.abstractmethod
+    def reading_when_oversized(self, error: TuneTheModelReplyTooLargeError) -> object:
+        """The waiter's reading when the list was too large to read."""
+
+    def deliver(self, reading: object) -> None:
+        """Called by the poller: the waiter's reading, or the exception the list raised."""
+        self._latest = reading
+        self._arrived.set()
+
+    async def _take(self) -> object:
+        while self._latest is _NOTHING:
+            self._arrived.clear()
+            await self._arrived.wait()
+        reading, self._latest = self._latest, _NOTHING
+        return reading
+
+    async def aclose(self) -> None:
+        """Leave the poller (the last waiter to leave stops it)."""
+        await self.poller.leave(self)
+
+
+class SharedStatusFeed(PollerWaiter):
     """A waiter of a ``StatusPoller``: takes the readings the poller delivers for its model.
 
     :param poller: the poller of the connection.
@@ -209,17 +275,22 @@ class SharedStatusFeed:
     """
 
     def __init__(self, poller: StatusPoller, model_name: str, poll_interval: float) -> None:
-        self.poller = poller
+        super().__init__(poller, poll_interval)
         self.model_name = model_name
-        self.poll_interval = poll_interval
-        self._latest: object = _NOTHING
-        self._arrived = asyncio.Event()
         self._last_fallback: float | None = None
 
-    def deliver(self, reading: object) -> None:
-        """Called by the poller: a ``ModelRecord``, ``MISSING``, or the exception the list raised."""
-        self._latest = reading
-        self._arrived.set()
+    @property
+    def wanted(self) -> frozenset[str]:
+        """The waiter's model."""
+        return frozenset((self.model_name,))
+
+    def reading_from(self, models: ModelIndex) -> object:
+        """The model's record, or ``MISSING`` when the list does not show it."""
+        return models.get(self.model_name) or MISSING
+
+    def reading_when_oversized(self, error: TuneTheModelReplyTooLargeError) -> object:
+        """``MISSING``: the waiter reads its model's own status instead."""
+        return MISSING
 
     async def next_reading(self) -> ModelRecord:
         """The next reading the poller delivers (or, for a model it cannot show, the model's own)."""
@@ -239,16 +310,43 @@ class SharedStatusFeed:
         last = self._last_fallback
         return last is None or now - last >= _FALLBACK_SHARE * self.poll_interval
 
-    async def _take(self) -> object:
-        while self._latest is _NOTHING:
-            self._arrived.clear()
-            await self._arrived.wait()
-        reading, self._latest = self._latest, _NOTHING
-        return reading
 
-    async def aclose(self) -> None:
-        """Leave the poller (the last waiter to leave stops it)."""
-        await self.poller.leave(self)
+class ModelListFeed(PollerWaiter):
+    """A waiter of a ``StatusPoller`` that takes each list reply whole (for watchers).
+
+    :param poller: the poller of the connection.
+    :param poll_interval: the longest the waiter wants to go without a list.
+    :param wanted: the only ids the waiter needs (None: every model of the key).
+    """
+
+    def __init__(self, poller: StatusPoller, poll_interval: float, wanted: frozenset[str] | None) -> None:
+        super().__init__(poller, poll_interval)
+        self._wanted = wanted
+
+    @property
+    def wanted(self) -> frozenset[str] | None:
+        """The ids the waiter needs (None: every model)."""
+        return self._wanted
+
+    def reading_from(self, models: ModelIndex) -> object:
+        """The list reply, or ``PARTIAL`` when it was read for other ids (the waiter joined meanwhile)."""
+        return models if models.covers(self._wanted) else PARTIAL
+
+    def reading_when_oversized(self, error: TuneTheModelReplyTooLargeError) -> object:
+        """The error: a watcher has no other way to see the models."""
+        return error
+
+    async def next_list(self) -> ModelIndex:
+        """The next list the poller reads: the first at once, then about one interval apart.
+
+        :raises TuneTheModelError: when the list could not be read (every waiter gets that error).
+        """
+        reading = await self._take()
+        while reading is PARTIAL:
+            reading = await self._take()
+        if isinstance(reading, BaseException):
+            raise reading.with_traceback(None)
+        return cast("ModelIndex", reading)
 
 
 class StatusPoller:
@@ -264,7 +362,7 @@ class StatusPoller:
         self.ttm_conn_id = ttm_conn_id
         self.loop = loop
         self.client: ConnectionClient | None = None
-        self.waiters: set[SharedStatusFeed] = set()
+        self.waiters: set[PollerWaiter] = set()
         #: List requests sent so far (for tests and benchmarks).
         self.polls = 0
         #: Whether the last list was too large to read (the waiters then read their own status).
@@ -279,7 +377,7 @@ class StatusPoller:
         """Seconds between two list requests: the shortest interval among the waiters."""
         return min((waiter.poll_interval for waiter in self.waiters), default=0.0)
 
-    async def join(self, waiter: SharedStatusFeed) -> None:
+    async def join(self, waiter: PollerWaiter) -> None:
         """Register a waiter; the first one reads the connection and starts the polling task.
 
         :raises TuneTheModelError: when the connection is unusable (the waiter is not registered).
@@ -303,7 +401,7 @@ class StatusPoller:
         elif shortens:
             self._wake.set()
 
-    async def leave(self, waiter: SharedStatusFeed) -> None:
+    async def leave(self, waiter: PollerWaiter) -> None:
         """Unregister a waiter; the last one stops the polling task and closes the HTTP client."""
         self.waiters.discard(waiter)
         if self.waiters:
@@ -355,13 +453,13 @@ class StatusPoller:
         for waiter, reading in readings:
             waiter.deliver(reading)
 
-    async def _readings(self, client: ConnectionClient) -> list[tuple[SharedStatusFeed, object]]:
-        """One list request: each waiter's reading (its record, ``MISSING``, or the list's error).
+    async def _readings(self, client: ConnectionClient) -> list[tuple[PollerWaiter, object]]:
+        """One list request: each waiter's reading (its record, ``MISSING``, the list, or its error).
 
         The list keeps the entries of the waiters registered when it is sent; one that joins meanwhile
         finds its model ``MISSING`` and reads it from its status endpoint.
         """
-        wanted = {waiter.model_name for waiter in self.waiters}
+        wanted = _wanted_by(self.waiters)
         try:
             models: ModelIndex = await client.call(functools.partial(client.hook.alist_models, wanted=wanted))
         except TuneTheModelReplyTooLargeError as error:
@@ -373,7 +471,7 @@ class StatusPoller:
                     error,
                 )
             self.oversized = True
-            return [(waiter, MISSING) for waiter in self.waiters]
+            return [(waiter, waiter.reading_when_oversized(error)) for waiter in self.waiters]
         except Exception as error:
             if not isinstance(error, TuneTheModelError):
                 log.exception("Listing the models of connection %r failed unexpectedly.", self.ttm_conn_id)
@@ -381,7 +479,17 @@ class StatusPoller:
         if self.oversized:
             log.info("The model list of connection %r fits again; the waits share it.", self.ttm_conn_id)
             self.oversized = False
-        return [(waiter, models.get(waiter.model_name) or MISSING) for waiter in self.waiters]
+        return [(waiter, waiter.reading_from(models)) for waiter in self.waiters]
+
+
+def _wanted_by(waiters: set[PollerWaiter]) -> set[str] | None:
+    """The ids a list must keep for ``waiters``: None (every model) when one of them wants all."""
+    wanted: set[str] = set()
+    for waiter in waiters:
+        if waiter.wanted is None:
+            return None
+        wanted |= waiter.wanted
+    return wanted
 
 
 #: The pollers of the running triggerer: the triggerer is one process with one event loop.
