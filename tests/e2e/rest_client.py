@@ -155,6 +155,16 @@ class AirflowRestClient:
     def get_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._json("GET", f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}")
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """Every run of the DAG (each with ``dag_run_id``, ``run_type`` and ``state``)."""
+        return self._json("GET", f"dags/{_q(dag_id)}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def asset_events(self, asset_name: str) -> list[dict[str, Any]]:
+        """Every event of the asset called ``asset_name`` (each with its ``extra``)."""
+        assets = self._json("GET", "assets", params={"limit": 1000})["assets"]
+        (asset_id,) = [asset["id"] for asset in assets if asset["name"] == asset_name]
+        return self._json("GET", "assets/events", params={"asset_id": asset_id, "limit": 100})["asset_events"]
+
     def task_instances(self, dag_id: str, run_id: str) -> TaskInstances:
         path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances"
         return self._json("GET", path, params={"limit": 1000})["task_instances"]

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_ttm.version_compat import EVENT_TRIGGERS_SUPPORTED
+
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
+#: Examples of features Airflow 2.11 lacks (their docs say so): they import on Airflow 3 only.
+AIRFLOW_3_ONLY = {"example_ttm_model_ready_watcher"}
 
 
 def test_there_are_example_dags() -> None:
@@ -18,6 +22,8 @@ def test_there_are_example_dags() -> None:
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda path: path.stem)
 def test_dag_file_imports_without_errors_or_warnings(dag_file) -> None:
+    if dag_file.stem in AIRFLOW_3_ONLY and not EVENT_TRIGGERS_SUPPORTED:
+        pytest.skip("an Airflow 3 feature (AssetWatcher)")
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 2.11
