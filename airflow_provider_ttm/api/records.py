@@ -17,7 +17,9 @@ from airflow_provider_ttm.api.parsing import ObjectKeys, first_string, identifie
 from airflow_provider_ttm.api.statuses import ModelStatus, StatusMeaning
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
+    from collections.abc import Callable, Collection
+
+    from airflow_provider_ttm.api.parsing import Identified
 
 _MODEL_KEYS = ObjectKeys(
     what="model",
@@ -136,14 +138,14 @@ class ModelIndex:
     def __init__(self, payload: object, wanted: Collection[str] | None = None) -> None:
         #: The ids the index was built for (None: every model).
         self.wanted = None if wanted is None else frozenset(wanted)
-        self._objects: dict[str, dict[str, Any]] = {}
+        self._objects: dict[str, Identified] = {}
         for item in _model_objects(payload):
             if wanted is not None and not (
                 isinstance(item, dict) and first_string(item, _MODEL_KEYS.ids) in wanted
             ):
                 continue
             model = identified(item, _MODEL_KEYS)
-            self._objects[model.object_id] = model.fields
+            self._objects[model.object_id] = model
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -161,11 +163,15 @@ class ModelIndex:
         :param model_name: the model's id.
         """
         item = self._objects.get(model_name)
-        return None if item is None else parse_model(item)
+        return None if item is None else parse_model(item.fields)
 
-    def records(self) -> Iterator[ModelRecord]:
-        """The record of every model kept, parsed as it is reached."""
-        return (parse_model(item) for item in self._objects.values())
+    def ids(self, where: Callable[[Identified], bool] | None = None) -> list[str]:
+        """The ids of the models kept, in the list's order.
+
+        :param where: only the models it accepts, judged without parsing them into records (their
+            id, status and name are checked already): cheap even for a list of tens of thousands.
+        """
+        return [model_name for model_name, item in self._objects.items() if where is None or where(item)]
 
 
 def parse_timestamp(value: object) -> dt.datetime | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow import __version__ as airflow_version
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
@@ -36,6 +36,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_ttm import arguments
 from airflow_provider_ttm.api.endpoints import validate_model_name, validate_model_type
+from airflow_provider_ttm.api.statuses import ModelStatus
 from airflow_provider_ttm.exceptions import TuneTheModelError
 from airflow_provider_ttm.triggers.poller import open_model_list_feed
 from airflow_provider_ttm.version_compat import EVENT_TRIGGERS_SUPPORTED, BaseEventTrigger
@@ -43,7 +44,8 @@ from airflow_provider_ttm.version_compat import EVENT_TRIGGERS_SUPPORTED, BaseEv
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
-    from airflow_provider_ttm.api.records import ModelIndex, ModelRecord
+    from airflow_provider_ttm.api.parsing import Identified
+    from airflow_provider_ttm.api.records import ModelRecord
     from airflow_provider_ttm.triggers.poller import ModelListFeed
 
 #: Where Airflow finds the trigger it stored for a watcher (keep this path importable if it moves).
@@ -113,13 +115,22 @@ class TuneTheModelModelReadyEventTrigger(BaseEventTrigger):
 
         :param record: a model of the list.
         """
+        return self._passes(record.model_name, record.user_name, record.model_type)
+
+    def _passes(self, model_name: str, user_name: str | None, model_type: str | None) -> bool:
         return (
-            (self.model_name is None or record.model_name == self.model_name)
+            (self.model_name is None or model_name == self.model_name)
             and (
                 self.user_name_prefix is None
-                or (record.user_name is not None and record.user_name.startswith(self.user_name_prefix))
+                or (user_name is not None and user_name.startswith(self.user_name_prefix))
             )
-            and (self.model_type is None or record.model_type == self.model_type)
+            and (self.model_type is None or model_type == self.model_type)
+        )
+
+    def _is_ready_match(self, model: Identified) -> bool:
+        """Whether a model of the list is Ready and passes the filter (judged before parsing it)."""
+        return ModelStatus.READY.matches(model.status) and self._passes(
+            model.object_id, model.label, model.text("model_type")
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -140,7 +151,7 @@ class TuneTheModelModelReadyEventTrigger(BaseEventTrigger):
                         "Listing the models of connection %r failed: %s", self.ttm_conn_id, error
                     )
                     continue
-                ready = self._ready(models)
+                ready = models.ids(where=self._is_ready_match)
                 if known is None:
                     known = set(ready)
                     self.log.info(
@@ -151,9 +162,9 @@ class TuneTheModelModelReadyEventTrigger(BaseEventTrigger):
                     )
                     await memory.save(known)
                     continue
-                fresh = [record for model_name, record in ready.items() if model_name not in known]
-                for record in fresh:
-                    self.log.info("Model %s (%s) is Ready.", record.model_name, record.user_name)
+                for model_name in [model_name for model_name in ready if model_name not in known]:
+                    record = cast("ModelRecord", models.get(model_name))
+                    self.log.info("Model %s (%s) is Ready.", model_name, record.user_name)
                     yield _event(record)
                 remembered = {model_name for model_name in known if model_name in models} | set(ready)
                 if remembered != known:
@@ -176,14 +187,6 @@ class TuneTheModelModelReadyEventTrigger(BaseEventTrigger):
                     self.poll_interval,
                 )
                 await asyncio.sleep(self.poll_interval)
-
-    def _ready(self, models: ModelIndex) -> dict[str, ModelRecord]:
-        """The matching Ready models of a list, by id."""
-        return {
-            record.model_name: record
-            for record in models.records()
-            if record.is_ready and self.matches(record)
-        }
 
     def _state_key(self) -> str:
         """The asset state store key of this watcher's memory: one per set of arguments."""
