@@ -307,6 +307,27 @@ def test_model_index_builds_records_only_for_the_models_asked_for() -> None:
     assert index.get("0" * 32) is None
 
 
+def test_model_index_lists_ids_in_order_judged_without_parsing() -> None:
+    index = ModelIndex(REFERENCE_LIST)
+    generator = "f9cab2f96d9e65a125264702489cad7a"
+
+    assert index.ids() == ["9323f9dbc976ea5dc6c8272eb90742f9", generator]
+    assert index.ids(where=lambda model: model.text("model_type") == "generator") == [generator]
+    assert index.ids(where=lambda model: (model.label or "").startswith("cyber")) == [index.ids()[0]]
+    assert generator in index
+    assert "0" * 32 not in index
+
+
+def test_model_index_says_whether_it_covers_the_ids_a_reader_needs() -> None:
+    whole, one = ModelIndex(REFERENCE_LIST), ModelIndex(REFERENCE_LIST, wanted={"a" * 32})
+
+    assert whole.covers(None) and whole.covers({"b" * 32})
+    assert one.covers({"a" * 32})
+    assert not one.covers({"a" * 32, "b" * 32})
+    assert not one.covers(None)
+    assert len(one) == 0
+
+
 @pytest.mark.parametrize(
     ("entry", "cause"),
     [

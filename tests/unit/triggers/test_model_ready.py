@@ -383,3 +383,23 @@ def test_without_event_triggers_creating_one_says_which_airflow_it_needs(monkeyp
 def test_on_airflow_2_the_module_imports_and_the_trigger_cannot_be_made() -> None:
     with pytest.raises(RuntimeError, match="TuneTheModelModelReadySensor instead"):
         TuneTheModelModelReadyEventTrigger(user_name_prefix="nightly-")
+
+
+@needs_event_triggers
+def test_a_connection_defined_after_the_start_is_picked_up(ttm_emulator, monkeypatch, logs) -> None:
+    model_name = _model("nightly-1")
+    store = FakeStateStore()
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(_watcher(store, ttm_conn_id="ttm_later", user_name_prefix="nightly-"))
+        await until(
+            lambda: any("Cannot watch connection 'ttm_later'" in m for m in logs.messages()), "a warning"
+        )
+        monkeypatch.setenv("AIRFLOW_CONN_TTM_LATER", ttm_emulator.conn_json)
+        await until(lambda: store.saves == 1, "the first listing")
+        ttm_emulator.control.force_status(model_name, "Ready")
+        await until(lambda: len(watch.events) == 1, "one event")
+        await watch.stop()
+        return watch.events
+
+    assert [event["model_name"] for event in asyncio.run(scenario())] == [model_name]

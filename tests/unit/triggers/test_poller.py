@@ -20,7 +20,7 @@ from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
 from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
 from airflow_provider_ttm.triggers import poller as poller_module
-from airflow_provider_ttm.triggers.poller import StatusPoller, active_pollers
+from airflow_provider_ttm.triggers.poller import ModelListFeed, StatusPoller, active_pollers
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 
 LIST = "GET /v0/models"
@@ -355,3 +355,24 @@ def test_sensor_and_create_operator_pass_coalesce_to_the_trigger(ttm_emulator, c
     assert deferred_trigger(TuneTheModelCreateModelOperator(**create, name="a")).coalesce is True
     operator = TuneTheModelCreateModelOperator(**create, name="b", coalesce=False)
     assert deferred_trigger(operator).coalesce is False
+
+
+def test_a_list_feed_passes_over_a_list_read_for_other_ids_only() -> None:
+    """A watcher joining while a list for the status waits' ids is under way waits for the next one."""
+    whole = ModelIndex({"models": []})
+    partial = ModelIndex({"models": []}, wanted={"a" * 32})
+
+    async def scenario() -> tuple[bool, ModelIndex]:
+        feed = ModelListFeed(StatusPoller("ttm_default", asyncio.get_running_loop()), 1.0, wanted=None)
+        feed.deliver(feed.reading_from(partial))
+        taken = asyncio.create_task(feed.next_list())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        waited = not taken.done()
+        feed.deliver(feed.reading_from(whole))
+        return waited, await asyncio.wait_for(taken, 5)
+
+    waited, index = asyncio.run(scenario())
+
+    assert waited
+    assert index is whole
