@@ -38,9 +38,11 @@ TERMINAL = {"success", "failed"}
 
 @pytest.fixture(scope="module")
 def airflow_deployment_env(airflow_deployment_env: dict[str, str]) -> dict[str, str]:
-    """The shared settings, and a killed triggerer's triggers taken over after 5 s (not 30)."""
+    """The shared settings, a killed triggerer's triggers taken over after 5 s (not 30), and XComs
+    readable through the REST API on Airflow 3.0 too (off by default there)."""
     return {
         **airflow_deployment_env,
+        "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
     }
