@@ -22,6 +22,7 @@ from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS, EVENT_TRIGGE
 
 from .deployment import AirflowDeployment
 from .emulator_process import EmulatorProcess
+from .rest_client import AirflowApiError
 
 pytestmark = [
     pytest.mark.e2e,
@@ -48,13 +49,19 @@ def airflow_deployment_env(airflow_deployment_env: dict[str, str]) -> dict[str, 
     }
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
+def _wait(what: str, probe: Callable[[], Any], timeout: float = 120.0) -> Any:
+    """Call ``probe`` until it returns something truthy; a request that fails (a busy api-server
+    timing out) counts as not yet."""
     deadline = time.monotonic() + timeout
-    while not (result := probe()):
+    while True:
+        try:
+            if result := probe():
+                return result
+        except (httpx.TransportError, AirflowApiError):
+            pass
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.5)
-    return result
 
 
 def _model_made_ready_by_hand(emulator: EmulatorProcess, name: str, model_type: str = "classifier") -> str:
