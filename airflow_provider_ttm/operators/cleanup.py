@@ -125,7 +125,7 @@ def select_expired(
         if model.model_name in protected:
             kept["protected"] += 1
         elif model.model_name not in in_status:
-            kept[f"status {model.status}"] += 1
+            kept[f"in status {model.status}"] += 1
         elif age is None:
             kept["no last_updated_time"] += 1
         elif age <= max_age:
@@ -220,15 +220,16 @@ class TuneTheModelCleanupOperator(TuneTheModelBaseOperator):
             name_prefix=self.name_prefix,
             protected=protected | public,
         )
-        selection = f"named {self.name_prefix!r}..." if self.name_prefix else "with default names"
-        reasons = ", ".join(f"{count} {why}" for why, count in sorted(kept.items())) or "none"
+        named = f"names starting with {self.name_prefix!r}" if self.name_prefix else "the default names"
+        reasons = ", ".join(f"{count} {why}" for why, count in sorted(kept.items()))
         self.log.info(
-            "%d of %d models are %s and older than %s; kept: %s.",
-            len(expired),
+            "Of %d models, %d have %s: %d older than %s to delete; kept %s.",
             len(models),
-            selection,
+            len(expired) + kept.total(),
+            named,
+            len(expired),
             self.max_age,
-            reasons,
+            reasons or "none",
         )
         if self.list_only:
             for item in expired:

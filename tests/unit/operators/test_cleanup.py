@@ -241,9 +241,8 @@ def test_each_deletion_is_logged_with_id_name_age_and_status(ages, context, logs
         line.startswith(f"Deleted model {old} ({_name('a')}), 30 days, 0:00:") and line.endswith("FitFailed.")
         for line in lines
     ), lines
-    assert any(
-        "1 of 3 models are with default names" in line and "1 status Training" in line for line in lines
-    )
+    summary = "Of 3 models, 2 have the default names: 1 older than 7 days, 0:00:00 to delete; kept 1 in status Training."
+    assert summary in lines, lines
 
 
 def test_a_failed_delete_stops_the_run_and_reports_what_was_deleted(
