@@ -177,9 +177,10 @@ class Setup:
 
         return wait_for(f"{count} waits deferred in triggerers", timeout, probe)
 
-    def all_waiting(self, run_id: str, names: list[str], timeout: float = 90) -> None:
+    def all_waiting(self, run_id: str, names: list[str], timeout: float = 90) -> float:
         """Wait until each model's trigger has taken its first reading (its trigger log says the
-        model is Training), so that its triggerer's poller runs with the connection as read then.
+        model is Training), so that its triggerer's poller runs with the connection as read then;
+        returns the seconds waited.
 
         A deferred task's trigger is assigned to a triggerer (``triggerer_job`` above) a second or
         more, on a busy machine several, before that triggerer starts running it and reads the
@@ -190,7 +191,9 @@ class Setup:
             text = "\n".join(self.deployment.trigger_logs(WAITS_DAG_ID, run_id).values())
             return all(f"Model {name} is Training" in text for name in names)
 
+        started = time.monotonic()
         wait_for(f"the first reading of {len(names)} triggers", timeout, probe)
+        return time.monotonic() - started
 
 
 def holders(waits: TaskInstances) -> dict[str, int]:
@@ -238,14 +241,17 @@ def test_40_waits_share_one_list_request_per_interval_per_triggerer(setup: Setup
     models_before = setup.model_names()
     with setup.waits_on(count) as (run_id, names):
         held = holders(setup.all_deferred(run_id, count))
-        setup.all_waiting(run_id, names)  # every poller started: the window sees them all steady
+        starting = setup.all_waiting(run_id, names)  # every poller started: the window sees them steady
         before = setup.counters()
         time.sleep(window)  # a measuring window, not a wait for a condition
         during = setup.counters()
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
 
     lists, statuses = delta(during, before, LIST_ROUTE), delta(during, before, STATUS_ROUTE)
-    print(f"\n[a] {count} waits held by {held}; in {window:.0f}s: {lists} list, {statuses} status requests")
+    print(
+        f"\n[a] {count} waits held by {held}, all read {starting:.1f}s after all were deferred; "
+        f"in {window:.0f}s: {lists} list, {statuses} status requests"
+    )
     # Both triggerers hold waits (capacity 25 each), and each lists at most once per poll interval,
     # and at least every other one (a busy machine may hold a triggerer's event loop up for seconds).
     assert set(held) == set(TRIGGERERS), held
@@ -263,7 +269,7 @@ def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
         held = holders(setup.all_deferred(run_id, count))
         # Every trigger has read its model with the old key: each triggerer's poller holds the
         # connection as it was (a trigger not yet started would read the new key at its start).
-        setup.all_waiting(run_id, names)
+        starting = setup.all_waiting(run_id, names)
         assert setup.deployment.grep_logs(reread) == []
         old_key, new_key = setup.key, f"ttm-e2e-rotated-{secrets.token_hex(8)}"
 
@@ -286,7 +292,8 @@ def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
 
         noticed = wait_for(f"the pollers of {sorted(held)} to read the connection again", 60, rereads, 1.0)
         print(
-            f"\n[d] {count} waits held by {held}; the rotation noticed in {[path.name for path, _ in noticed]}"
+            f"\n[d] {count} waits held by {held}, all read {starting:.1f}s after all were deferred; "
+            f"the rotation noticed in {[path.name for path, _ in noticed]}"
         )
 
     # No wait failed or ran twice, and the DAG's last task deleted the models with the new key.
