@@ -90,6 +90,11 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         self._store: TaskStateStore | None = None
         self._stored: dict[str, Any] | None = None
 
+    @property
+    def skips_failures(self) -> bool:
+        """Whether a failed fit or the end of the wait skips the task (``soft_fail`` or ``never_fail``)."""
+        return bool(self.soft_fail or getattr(self, "never_fail", False))
+
     @staticmethod
     def _check_durations(values: dict[str, Any]) -> None:
         poll_interval_seconds("poke_interval", values["poke_interval"])
@@ -137,9 +142,7 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         trigger = self.status_trigger(self.model_name, poll_interval=self.poke_interval, strict=self.strict)
         trigger_cls, trigger_kwargs = trigger.serialize()
         # The trigger ends the task too: no worker runs it at all (execute_complete's work, done there).
-        trigger_kwargs.update(
-            end_from_trigger=True, skip_on_failure=bool(self.soft_fail or getattr(self, "never_fail", False))
-        )
+        trigger_kwargs.update(end_from_trigger=True, skip_on_failure=self.skips_failures)
         self.start_trigger_args = StartTriggerArgs(
             trigger_cls=trigger_cls,
             trigger_kwargs=trigger_kwargs,
@@ -167,7 +170,13 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             return super().execute(context)
         if self.start_from_trigger_requested:
             self._log_why_not_started_from_trigger(context)
-        checked = self.poke(context)
+        try:
+            checked = self.poke(context)
+        except TuneTheModelFitFailedError as error:
+            # BaseSensorOperator.execute would skip it; this execute replaces that one.
+            if self.skips_failures:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+            raise
         if checked:
             return checked.xcom_value
         self.log.info("Model %s is not Ready yet; deferring the wait to the triggerer.", self.model_name)
@@ -261,7 +270,7 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
         except AirflowTaskTimeout as error:
-            if self.soft_fail or getattr(self, "never_fail", False):
+            if self.skips_failures:
                 raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
             raise
         self.log.info("Model %s is Ready.", self.model_name)
