@@ -142,7 +142,11 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         trigger = self.status_trigger(self.model_name, poll_interval=self.poke_interval, strict=self.strict)
         trigger_cls, trigger_kwargs = trigger.serialize()
         # The trigger ends the task too: no worker runs it at all (execute_complete's work, done there).
-        trigger_kwargs.update(end_from_trigger=True, skip_on_failure=self.skips_failures)
+        trigger_kwargs.update(
+            end_from_trigger=True,
+            skip_on_failure=self.skips_failures,
+            do_xcom_push=flag("do_xcom_push", self.do_xcom_push),
+        )
         self.start_trigger_args = StartTriggerArgs(
             trigger_cls=trigger_cls,
             trigger_kwargs=trigger_kwargs,

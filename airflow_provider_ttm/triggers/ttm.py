@@ -58,6 +58,8 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         in the trigger's log.
     :param skip_on_failure: with ``end_from_trigger``, ``TaskSkippedEvent`` instead of
         ``TaskFailedEvent`` when the training failed or the deadline passed (a sensor's ``soft_fail``).
+    :param do_xcom_push: with ``end_from_trigger``, push the Ready model's record as XCom (a task's
+        ``do_xcom_push``).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         errors_in_a_row: int = 0,
         end_from_trigger: bool = False,
         skip_on_failure: bool = False,
+        do_xcom_push: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         # Checked here too (model_name is checked in run, which reports it as an event): Airflow
@@ -90,6 +93,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         self.errors_in_a_row = whole_number("errors_in_a_row", errors_in_a_row, minimum=0)
         self.end_from_trigger = arguments.flag("end_from_trigger", end_from_trigger)
         self.skip_on_failure = arguments.flag("skip_on_failure", skip_on_failure)
+        self.do_xcom_push = arguments.flag("do_xcom_push", do_xcom_push)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-primitive arguments (no secret: the key stays in the connection).
@@ -112,6 +116,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                 "errors_in_a_row": self.errors_in_a_row,
                 "end_from_trigger": self.end_from_trigger,
                 "skip_on_failure": self.skip_on_failure,
+                "do_xcom_push": self.do_xcom_push,
             },
         )
 
@@ -197,7 +202,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         """The payload for a worker to read, or, with ``end_from_trigger``, the event ending the task."""
         if not self.end_from_trigger:
             return TriggerEvent(payload)
-        event = task_end_event(payload, skip_on_failure=self.skip_on_failure)
+        event = task_end_event(payload, skip_on_failure=self.skip_on_failure, do_xcom_push=self.do_xcom_push)
         level = logging.INFO if payload["status"] == "success" else logging.ERROR
         self.log.log(level, "%s Ending the task from the triggerer: %s.", payload["message"], event.payload)
         return event

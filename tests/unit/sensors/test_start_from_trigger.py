@@ -66,6 +66,7 @@ def test_the_trigger_starts_with_the_sensor_arguments_and_no_key() -> None:
         "errors_in_a_row": 0,
         "end_from_trigger": True,  # the trigger ends the task: no worker resumes it
         "skip_on_failure": False,
+        "do_xcom_push": True,
     }
     # The triggerer builds the trigger from exactly these arguments.
     assert TuneTheModelModelStatusTrigger(**args.trigger_kwargs).serialize() == (
@@ -171,11 +172,22 @@ def test_another_tasks_output_is_refused_at_parse_time() -> None:
 
 @needs_support
 @pytest.mark.parametrize(
-    ("kwargs", "skip"), [({}, False), ({"soft_fail": True}, True), ({"never_fail": True}, True)]
+    ("kwargs", "skip", "push"),
+    [
+        ({}, False, True),
+        ({"soft_fail": True}, True, True),
+        ({"never_fail": True}, True, True),
+        ({"do_xcom_push": False}, False, False),
+    ],
 )
-def test_the_trigger_skips_instead_of_failing_where_the_sensor_would(kwargs, skip) -> None:
+def test_the_trigger_ends_the_task_as_the_sensor_would(kwargs, skip, push) -> None:
     trigger_kwargs = _sensor(**kwargs).start_trigger_args.trigger_kwargs
-    assert (trigger_kwargs["end_from_trigger"], trigger_kwargs["skip_on_failure"]) == (True, skip)
+    ended = (
+        trigger_kwargs["end_from_trigger"],
+        trigger_kwargs["skip_on_failure"],
+        trigger_kwargs["do_xcom_push"],
+    )
+    assert ended == (True, skip, push)
 
 
 def test_off_by_default() -> None:

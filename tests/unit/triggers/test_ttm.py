@@ -59,10 +59,14 @@ def test_serialize_round_trip_keeps_every_argument_and_no_secret(ttm_emulator) -
         coalesce=False,
         end_from_trigger=True,
         skip_on_failure=True,
+        do_xcom_push=False,
     )
     classpath, kwargs = trigger.serialize()
-    assert kwargs["end_from_trigger"] is True
-    assert kwargs["skip_on_failure"] is True
+    assert (kwargs["end_from_trigger"], kwargs["skip_on_failure"], kwargs["do_xcom_push"]) == (
+        True,
+        True,
+        False,
+    )
     assert classpath == "airflow_provider_ttm.triggers.ttm.TuneTheModelModelStatusTrigger"
     assert TuneTheModelModelStatusTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert all(isinstance(value, (str, int, float, bool, type(None))) for value in kwargs.values())
@@ -110,13 +114,17 @@ def test_success_event_carries_the_ready_model(ttm_emulator, coalesce) -> None:
 
 def test_serialized_end_from_trigger_is_off_for_triggers_serialized_before_it() -> None:
     _, kwargs = TuneTheModelModelStatusTrigger("ttm_default", "abc123").serialize()
-    assert (kwargs["end_from_trigger"], kwargs["skip_on_failure"]) == (False, False)
-    del kwargs["end_from_trigger"], kwargs["skip_on_failure"]
+    assert (kwargs["end_from_trigger"], kwargs["skip_on_failure"], kwargs["do_xcom_push"]) == (
+        False,
+        False,
+        True,
+    )
+    del kwargs["end_from_trigger"], kwargs["skip_on_failure"], kwargs["do_xcom_push"]
     trigger = TuneTheModelModelStatusTrigger(**kwargs)
-    assert (trigger.end_from_trigger, trigger.skip_on_failure) == (False, False)
+    assert (trigger.end_from_trigger, trigger.skip_on_failure, trigger.do_xcom_push) == (False, False, True)
 
 
-@pytest.mark.parametrize("name", ["end_from_trigger", "skip_on_failure"])
+@pytest.mark.parametrize("name", ["end_from_trigger", "skip_on_failure", "do_xcom_push"])
 def test_end_flags_must_be_booleans(name) -> None:
     with pytest.raises(ValueError, match=name):
         TuneTheModelModelStatusTrigger("ttm_default", "abc123", **{name: "no"})
