@@ -13,6 +13,7 @@ object-storage URL ``<scheme>://<bucket>/<key>`` is ``<key>`` in ``<scheme>://<b
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -63,11 +64,15 @@ def file_dataset(base_url: str, file_id: str) -> Dataset:
 
 
 def location_dataset(location: data_files.Location) -> Dataset:
-    """A file the task reads or writes, by its location (local path, URL or ``ObjectStoragePath``).
+    """A file the task reads or writes, as a dataset.
 
-    :param location: as the operators take it (see :mod:`airflow_provider_ttm.data_files`).
+    :param location: as the operators take it: a local path, a URL such as ``s3://bucket/key``, or
+        an ``ObjectStoragePath``.
     """
-    parts = urlsplit(str(data_files.as_path(location)))
+    path = data_files.as_path(location)
+    if isinstance(path, Path):  # a local path, taken as it is (no URL syntax)
+        return Dataset(namespace="file", name=os.path.abspath(path))
+    parts = urlsplit(str(path))
     if parts.scheme in _LOCAL_SCHEMES:
         return Dataset(namespace="file", name=os.path.abspath(parts.path))
     bucket = parts.netloc.rpartition("@")[2]  # ObjectStoragePath's ``<conn_id>@`` is not the bucket's name

@@ -95,6 +95,7 @@ def test_a_model_is_named_like_its_asset_and_described() -> None:
     ("location", "expected"),
     [
         ("/data/train.csv", ("file", "/data/train.csv")),
+        ("/data/run #1/train?.csv", ("file", "/data/run #1/train?.csv")),
         (Path("/data/train.csv"), ("file", "/data/train.csv")),
         ("file:///data/train.csv", ("file", "/data/train.csv")),
         ("s3://bucket/dir/train.csv", ("s3://bucket", "dir/train.csv")),
