@@ -13,11 +13,11 @@ object-storage URL ``<scheme>://<bucket>/<key>`` is ``<key>`` in ``<scheme>://<b
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.openlineage.facet import Dataset, DocumentationDatasetFacet, RunFacet
+from airflow.providers.common.compat.sdk import ObjectStoragePath
 from airflow.providers.openlineage.extractors import OperatorLineage
 
 from airflow_provider_ttm import data_files
@@ -70,7 +70,7 @@ def location_dataset(location: data_files.Location) -> Dataset:
         an ``ObjectStoragePath``.
     """
     path = data_files.as_path(location)
-    if isinstance(path, Path):  # a local path, taken as it is (no URL syntax)
+    if not isinstance(path, ObjectStoragePath):  # a local path, taken as it is (no URL syntax)
         return Dataset(namespace="file", name=os.path.abspath(path))
     parts = urlsplit(str(path))
     if parts.scheme in _LOCAL_SCHEMES:
