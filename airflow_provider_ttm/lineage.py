@@ -37,9 +37,14 @@ _LOCAL_SCHEMES = ("", "file", "local")
 def namespace(base_url: str) -> str:
     """``ttm://<host>[:<port>]``: the namespace of the models and files of the API at ``base_url``.
 
+    The host is lower case, as in the model's asset URI.
+
     :param base_url: the connection's base URL, e.g. ``https://api.tunethemodel.com``.
     """
-    return f"{SCHEME}://{urlsplit(base_url).netloc}"
+    parts = urlsplit(base_url)
+    hostname = parts.hostname or ""
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return f"{SCHEME}://{host}" if parts.port is None else f"{SCHEME}://{host}:{parts.port}"
 
 
 def model_dataset(base_url: str, model_id: str, model_type: str | None = None) -> Dataset:

@@ -68,7 +68,8 @@ def _model() -> str:
     [
         ("https://api.tunethemodel.com", "ttm://api.tunethemodel.com"),
         ("http://127.0.0.1:8080", "ttm://127.0.0.1:8080"),
-        ("https://ttm.example.test:8443/prefix", "ttm://ttm.example.test:8443"),
+        ("https://TTM.Example.test:8443/prefix", "ttm://ttm.example.test:8443"),
+        ("http://[::1]:8080", "ttm://[::1]:8080"),
     ],
 )
 def test_the_namespace_is_the_api_host(base_url: str, namespace: str) -> None:
