@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_MODULE}.operators.ttm",
                     f"{_MODULE}.operators.training",
                     f"{_MODULE}.operators.inference",
+                    f"{_MODULE}.operators.cleanup",
                 ],
             }
         ],

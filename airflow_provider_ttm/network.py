@@ -107,8 +107,12 @@ class ProxyFailure:
 
     @property
     def wants_credentials(self) -> bool:
-        """Whether the proxy refused our credentials (407): the same request would be refused again."""
-        return re.search(r"(?<![\d.:])407\s+[A-Z]", self.said) is not None
+        """Whether the proxy refused our credentials (407): the same request would be refused again.
+
+        The status stands alone in the proxy's answer (``http.client`` and ``httpcore`` write
+        ``"<code> <reason>"``, the reason possibly empty), unlike a port or address holding the digits.
+        """
+        return re.search(r"(?<!\S)407(?!\S)", self.said) is not None
 
 
 def proxy_failure(error: BaseException, proxy: str | None) -> ProxyFailure | None:

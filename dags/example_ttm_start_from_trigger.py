@@ -1,10 +1,10 @@
-"""Waits that start in the triggerer: no worker runs a sensor until its model is Ready.
+"""Waits that never take a worker slot: each sensor starts and ends in the triggerer.
 
 One create task per model, each followed by a sensor with ``start_from_trigger=True``: on Airflow
 3.3+ the scheduler hands the sensor straight to the triggerer, which renders its ``model_name``
-(the create task's XCom, through a Jinja template) and waits there; a worker only runs the sensor
-once, to finish it after the trigger's event. On older Airflow the sensors defer from a worker as
-usual. The tasks are not mapped: Airflow starts a mapped task on a worker. ``TTM_EXAMPLE_POKE_INTERVAL``
+(the create task's XCom, through a Jinja template), waits there, and ends the task itself when the
+model is Ready (the model's record is the sensor's XCom) or its training failed. No worker runs
+the sensors. On older Airflow the sensors defer from a worker as usual. The tasks are not mapped: Airflow starts a mapped task on a worker. ``TTM_EXAMPLE_POKE_INTERVAL``
 (seconds, default 60) lets the demo poll the bundled emulator quickly.
 """
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_ttm.lineage import Lineage
+
 MAX_CONCURRENCY = 64
 
 
@@ -98,6 +100,15 @@ class TuneTheModelBatchOperator(TuneTheModelDataOperator):
 
     def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:
+        """For OpenLineage: the model, the inputs and the results (see :mod:`airflow_provider_ttm.lineage`).
+
+        :param task_instance: the finished task instance (unused: this task's attributes say it all).
+        """
+        from airflow_provider_ttm.lineage import batch_lineage
+
+        return batch_lineage(self)
 
 
 class TuneTheModelClassifyOperator(TuneTheModelBatchOperator):

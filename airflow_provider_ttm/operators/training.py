@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_ttm.lineage import Lineage
+
 DEFAULT_FILES_TIMEOUT = timedelta(hours=1)
 #: XCom key of the ids of the dataset files a try uploaded (read back after a deferred wait).
 DATASET_FILES_KEY = "dataset_files"
@@ -82,6 +84,8 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
         "ttm_conn_id",
     )
     ui_color = "#d8e8f8"
+    #: The ids of the dataset files this try uploaded (read by the OpenLineage method).
+    dataset_file_ids: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -175,6 +179,7 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
                 file_ids.append(record.file_id)
                 self.hook.upload_dataset(record, dataset)
             context["ti"].xcom_push(key=DATASET_FILES_KEY, value=file_ids)
+            self.dataset_file_ids = tuple(file_ids)
             self.hook.wait_for_files(file_ids, poll_interval=self.poll_interval, timeout=self.files_timeout)
             self.hook.bind_datasets(model_name, *file_ids)
             model = self.hook.fit_model(model_name)
@@ -217,9 +222,19 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
             file_ids = (
                 ti.xcom_pull(task_ids=ti.task_id, key=DATASET_FILES_KEY, map_indexes=ti.map_index) or []
             )
+            self.dataset_file_ids = tuple(file_ids)
             self._cleanup(list(file_ids), context)
         self.log.info("Model %s is Ready.", model["model_name"])
         return str(model["model_name"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:
+        """For OpenLineage: the datasets and the model (see :mod:`airflow_provider_ttm.lineage`).
+
+        :param task_instance: the finished task instance (unused: this task's attributes say it all).
+        """
+        from airflow_provider_ttm.lineage import train_lineage
+
+        return train_lineage(self, data_params=_DATA_PARAMS)
 
     def _cleanup(self, file_ids: list[str], context: Context | None = None) -> None:
         """Delete this try's files (and, with the default names, earlier tries'), if asked to."""

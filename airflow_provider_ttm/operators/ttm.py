@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_ttm.lineage import Lineage
+
 
 class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOperator):
     """Create a classifier or generator; optionally wait until it is Ready.
@@ -46,6 +48,8 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
 
     template_fields: Sequence[str] = (*MODEL_SPEC_FIELDS, "ttm_conn_id")
     external_id_key = "ttm_model_name"
+    #: The model's id once this try created or resumed it (read by the OpenLineage method).
+    model_id: str | None = None
 
     def __init__(
         self,
@@ -80,7 +84,8 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     def execute(self, context: Context) -> str:
         """Create the model (or resume the one an earlier try created) and return its id."""
         self.check_arguments(rendered=True)
-        return str(self.execute_resumable(context))
+        self.model_id = str(self.execute_resumable(context))
+        return self.model_id
 
     def submit_job(self, context: Context) -> str:
         """Create the model and push its id to XCom at once."""
@@ -98,6 +103,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
             record.status,
         )
         context["ti"].xcom_push(key="return_value", value=record.model_name)
+        self.model_id = record.model_name
         return record.model_name
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
@@ -133,7 +139,17 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise."""
         model = ready_model(event, deadline_set_by=deadline_set_by)
         self.log.info("Model %s is Ready.", model["model_name"])
-        return str(model["model_name"])
+        self.model_id = str(model["model_name"])
+        return self.model_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:
+        """For OpenLineage: the created model (see :mod:`airflow_provider_ttm.lineage`).
+
+        :param task_instance: the finished task instance (unused: this task's attributes say it all).
+        """
+        from airflow_provider_ttm.lineage import create_lineage
+
+        return create_lineage(self)
 
 
 class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):

@@ -54,12 +54,12 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
 
     :param model_name: the model's id. (templated)
     :param strict: fail on a status this provider does not know, instead of waiting on.
-    :param start_from_trigger: with ``deferrable=True``, start the wait in the triggerer: no worker
-        runs the task until the trigger's event (Airflow 3.3+, unmapped tasks; elsewhere the task
-        defers from a worker as usual and logs why). ``model_name`` must then be a string, literal
-        or Jinja (the triggerer renders it), and the wait's end is Airflow's trigger timeout
-        (``timeout``, or ``execution_timeout`` when it comes first), which fails as a sensor
-        timeout. See ``docs/deferrable.md``.
+    :param start_from_trigger: with ``deferrable=True``, run the whole wait in the triggerer: it
+        starts there and the trigger ends the task, so no worker runs it unless the wait times out
+        (Airflow 3.3+, unmapped tasks; elsewhere the task defers from a worker as usual and logs
+        why). ``model_name`` must then be a string, literal or Jinja (the triggerer renders it), and
+        the wait's end is Airflow's trigger timeout (``timeout``, or ``execution_timeout`` when it
+        comes first), which fails as a sensor timeout. See ``docs/deferrable.md``.
 
     ``poke_interval`` is the time between status checks in every mode (at least 0.05 s), and
     ``timeout`` bounds the whole wait, as for any sensor; while deferred, the task's
@@ -90,6 +90,11 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         self._store: TaskStateStore | None = None
         self._stored: dict[str, Any] | None = None
 
+    @property
+    def skips_failures(self) -> bool:
+        """Whether a failed fit or the end of the wait skips the task (``soft_fail`` or ``never_fail``)."""
+        return bool(self.soft_fail or getattr(self, "never_fail", False))
+
     @staticmethod
     def _check_durations(values: dict[str, Any]) -> None:
         poll_interval_seconds("poke_interval", values["poke_interval"])
@@ -108,9 +113,12 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
 
         Airflow reads ``start_from_trigger`` and ``start_trigger_args`` from the serialized task: the
         trigger's arguments are fixed when the DAG is parsed, and the triggerer renders those named
-        in ``template_fields`` (``model_name``, ``ttm_conn_id``). Without a deadline of its own, the
-        trigger runs until Airflow's trigger timeout (``timeout``), which the sensor fails as a
-        sensor timeout. The connection's key is never among the arguments.
+        in ``template_fields`` (``model_name``, ``ttm_conn_id``). The trigger also ends the task
+        (``end_from_trigger``): Ready succeeds it with the model's record as XCom, a failed fit or a
+        wait that cannot go on fails it (skips it on a failed fit with ``soft_fail``). Without a
+        deadline of its own, the trigger runs until Airflow's trigger timeout (``timeout``), which
+        the sensor fails on a worker as a sensor timeout. The connection's key is never among the
+        arguments.
         """
         if not self.deferrable:
             raise ValueError("start_from_trigger=True needs deferrable=True: the wait runs in the triggerer.")
@@ -133,6 +141,12 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             return
         trigger = self.status_trigger(self.model_name, poll_interval=self.poke_interval, strict=self.strict)
         trigger_cls, trigger_kwargs = trigger.serialize()
+        # The trigger ends the task too: no worker runs it at all (execute_complete's work, done there).
+        trigger_kwargs.update(
+            end_from_trigger=True,
+            skip_on_failure=self.skips_failures,
+            do_xcom_push=flag("do_xcom_push", self.do_xcom_push),
+        )
         self.start_trigger_args = StartTriggerArgs(
             trigger_cls=trigger_cls,
             trigger_kwargs=trigger_kwargs,
@@ -160,7 +174,13 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             return super().execute(context)
         if self.start_from_trigger_requested:
             self._log_why_not_started_from_trigger(context)
-        checked = self.poke(context)
+        try:
+            checked = self.poke(context)
+        except TuneTheModelFitFailedError as error:
+            # BaseSensorOperator.execute would skip it; this execute replaces that one.
+            if self.skips_failures:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+            raise
         if checked:
             return checked.xcom_value
         self.log.info("Model %s is not Ready yet; deferring the wait to the triggerer.", self.model_name)
@@ -254,7 +274,7 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
         except AirflowTaskTimeout as error:
-            if self.soft_fail or getattr(self, "never_fail", False):
+            if self.skips_failures:
                 raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
             raise
         self.log.info("Model %s is Ready.", self.model_name)

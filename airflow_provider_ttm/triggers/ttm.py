@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from airflow_provider_ttm import arguments
 from airflow_provider_ttm.api.endpoints import validate_model_name, whole_number
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.exceptions import TuneTheModelError
+from airflow_provider_ttm.triggers.events import task_end_event
 from airflow_provider_ttm.triggers.poller import open_status_feed
 
 if TYPE_CHECKING:
@@ -34,7 +36,8 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
     Stateless: everything it needs is in its arguments, so it can be re-run on any triggerer.
     It yields one event ``{"status", "model_name", "model_status", "message"}`` (plus ``"model"``,
     the model record, on success), where status is ``success``, ``failed``, ``timeout`` or
-    ``error``.
+    ``error``. With ``end_from_trigger`` it ends the task itself instead, so no worker resumes it
+    (see ``triggers.events.task_end_event``).
 
     By default the waits on one connection in a triggerer share one ``GET /v0/models`` per
     interval (see ``triggers.poller``); ``coalesce=False`` polls this model's status endpoint alone.
@@ -50,6 +53,13 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
     :param coalesce: share one list request per interval with the other waits on the connection.
     :param errors_in_a_row: transient failures in a row the task saw before deferring (they count
         toward ``max_consecutive_errors``).
+    :param end_from_trigger: end the task from the triggerer: ``TaskSuccessEvent`` with the model's
+        record as the ``return_value`` XCom when it is Ready, else ``TaskFailedEvent``, the reason
+        in the trigger's log.
+    :param skip_on_failure: with ``end_from_trigger``, ``TaskSkippedEvent`` instead of
+        ``TaskFailedEvent`` when the training failed or the deadline passed (a sensor's ``soft_fail``).
+    :param do_xcom_push: with ``end_from_trigger``, push the Ready model's record as XCom (a task's
+        ``do_xcom_push``).
     """
 
     def __init__(
@@ -63,6 +73,9 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         started_at: float | None = None,
         coalesce: bool = True,
         errors_in_a_row: int = 0,
+        end_from_trigger: bool = False,
+        skip_on_failure: bool = False,
+        do_xcom_push: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         # Checked here too (model_name is checked in run, which reports it as an event): Airflow
@@ -78,6 +91,9 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         self.started_at = arguments.epoch_seconds("started_at", started_at)
         self.coalesce = arguments.flag("coalesce", coalesce)
         self.errors_in_a_row = whole_number("errors_in_a_row", errors_in_a_row, minimum=0)
+        self.end_from_trigger = arguments.flag("end_from_trigger", end_from_trigger)
+        self.skip_on_failure = arguments.flag("skip_on_failure", skip_on_failure)
+        self.do_xcom_push = arguments.flag("do_xcom_push", do_xcom_push)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-primitive arguments (no secret: the key stays in the connection).
@@ -98,6 +114,9 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                 "started_at": self.started_at,
                 "coalesce": self.coalesce,
                 "errors_in_a_row": self.errors_in_a_row,
+                "end_from_trigger": self.end_from_trigger,
+                "skip_on_failure": self.skip_on_failure,
+                "do_xcom_push": self.do_xcom_push,
             },
         )
 
@@ -117,7 +136,9 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         try:
             validate_model_name(self.model_name)
         except ValueError as error:
-            yield self._event("error", None, f"Cannot wait on model {self.model_name}: {error}")
+            yield self._event(
+                self._payload("error", None, f"Cannot wait on model {self.model_name}: {error}")
+            )
             return
         time_left = None if self.deadline is None else self.deadline - time.time()
         try:
@@ -129,7 +150,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                 f"Model {self.model_name} was not Ready by the deadline (last status "
                 f"{watch.last_status or 'unknown'}).",
             )
-        yield TriggerEvent(payload)
+        yield self._event(payload)
 
     async def _open_and_wait(self, watch: StatusWatch) -> dict[str, Any]:
         try:
@@ -177,5 +198,11 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
             payload["model"] = record.to_dict()
         return payload
 
-    def _event(self, status: str, model_status: str | None, message: str) -> TriggerEvent:
-        return TriggerEvent(self._payload(status, model_status, message))
+    def _event(self, payload: dict[str, Any]) -> TriggerEvent:
+        """The payload for a worker to read, or, with ``end_from_trigger``, the event ending the task."""
+        if not self.end_from_trigger:
+            return TriggerEvent(payload)
+        event = task_end_event(payload, skip_on_failure=self.skip_on_failure, do_xcom_push=self.do_xcom_push)
+        level = logging.INFO if payload["status"] == "success" else logging.ERROR
+        self.log.log(level, "%s Ending the task from the triggerer: %s.", payload["message"], event.payload)
+        return event

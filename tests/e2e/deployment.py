@@ -232,6 +232,14 @@ class AirflowDeployment(AirflowHome):
         task_logs = sorted(p for p in (self.airflow_home / "logs").rglob("*") if p.is_file())
         return task_logs + sorted(self.root.glob("*.log"))
 
+    def trigger_logs(self, dag_id: str, run_id: str) -> dict[Path, str]:
+        """The trigger log files of one DAG run (``<task log>.trigger.<triggerer job id>.log``), with
+        their text: what each trigger logged, in the triggerer that ran it."""
+        run_dir = self.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        return {
+            path: path.read_text(errors="replace") for path in sorted(run_dir.rglob("*.log.trigger.*.log"))
+        }
+
     def grep_logs(self, needle: str) -> list[tuple[Path, str]]:
         """(file, line) for every line of :meth:`log_files` that contains ``needle``."""
         hits = []

@@ -17,6 +17,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -176,6 +177,24 @@ class Setup:
 
         return wait_for(f"{count} waits deferred in triggerers", timeout, probe)
 
+    def all_waiting(self, run_id: str, names: list[str], timeout: float = 90) -> float:
+        """Wait until each model's trigger has taken its first reading (its trigger log says the
+        model is Training), so that its triggerer's poller runs with the connection as read then;
+        returns the seconds waited.
+
+        A deferred task's trigger is assigned to a triggerer (``triggerer_job`` above) a second or
+        more, on a busy machine several, before that triggerer starts running it and reads the
+        connection: what happens in between is not yet the trigger's doing.
+        """
+
+        def probe() -> bool:
+            text = "\n".join(self.deployment.trigger_logs(WAITS_DAG_ID, run_id).values())
+            return all(f"Model {name} is Training" in text for name in names)
+
+        started = time.monotonic()
+        wait_for(f"the first reading of {len(names)} triggers", timeout, probe)
+        return time.monotonic() - started
+
 
 def holders(waits: TaskInstances) -> dict[str, int]:
     """Triggerer hostname -> number of the waits' triggers it holds."""
@@ -220,19 +239,24 @@ def setup(
 def test_40_waits_share_one_list_request_per_interval_per_triggerer(setup: Setup) -> None:
     count, window = 40, 12.0
     models_before = setup.model_names()
-    with setup.waits_on(count) as (run_id, _):
+    with setup.waits_on(count) as (run_id, names):
         held = holders(setup.all_deferred(run_id, count))
+        starting = setup.all_waiting(run_id, names)  # every poller started: the window sees them steady
         before = setup.counters()
         time.sleep(window)  # a measuring window, not a wait for a condition
         during = setup.counters()
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
 
     lists, statuses = delta(during, before, LIST_ROUTE), delta(during, before, STATUS_ROUTE)
-    print(f"\n[a] {count} waits held by {held}; in {window:.0f}s: {lists} list, {statuses} status requests")
-    # Both triggerers hold waits (capacity 25 each), and each lists once per poll interval.
+    print(
+        f"\n[a] {count} waits held by {held}, all read {starting:.1f}s after all were deferred; "
+        f"in {window:.0f}s: {lists} list, {statuses} status requests"
+    )
+    # Both triggerers hold waits (capacity 25 each), and each lists at most once per poll interval,
+    # and at least every other one (a busy machine may hold a triggerer's event loop up for seconds).
     assert set(held) == set(TRIGGERERS), held
     assert lists <= len(held) * (window / POLL_INTERVAL + 1), lists
-    assert lists >= len(held) * (window / POLL_INTERVAL - 2), lists
+    assert lists >= len(held) * window / POLL_INTERVAL / 2, lists
     assert statuses <= 2, statuses
     assert setup.model_names() == models_before  # the DAG deleted every model
 
@@ -240,8 +264,13 @@ def test_40_waits_share_one_list_request_per_interval_per_triggerer(setup: Setup
 def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
     count = 10
     models_before = setup.model_names()
-    with setup.waits_on(count) as (run_id, _):
-        setup.all_deferred(run_id, count)
+    reread = f"Connection '{CONN_ID}' changed since it was read"
+    with setup.waits_on(count) as (run_id, names):
+        held = holders(setup.all_deferred(run_id, count))
+        # Every trigger has read its model with the old key: each triggerer's poller holds the
+        # connection as it was (a trigger not yet started would read the new key at its start).
+        starting = setup.all_waiting(run_id, names)
+        assert setup.deployment.grep_logs(reread) == []
         old_key, new_key = setup.key, f"ttm-e2e-rotated-{secrets.token_hex(8)}"
 
         # The service issues a second key of the same account; the connection gets it; the old one is revoked.
@@ -253,25 +282,31 @@ def test_a_rotated_key_is_picked_up_by_the_waits(setup: Setup) -> None:
         setup.emulator.admin("POST", "config", {"api_keys": [new_key]})
         revoked = httpx.get(f"{setup.emulator.url}/v0/models", headers={"Authorization": old_key}, timeout=10)
         assert revoked.status_code == 401
-        # Two poll intervals with the old key rejected, then the models become Ready.
-        before = setup.counters()
-        wait_for(
-            "two list requests after the revocation",
-            30,
-            lambda: delta(setup.counters(), before, LIST_ROUTE) >= 4,
+
+        # Each triggerer's next request is refused; its poller reads the connection again, finds
+        # it changed and says so (once per poller, in the triggerer's log), then goes on with the
+        # new key. Only then are the models released: their Ready is read with the new key.
+        def rereads() -> list[tuple[Path, str]] | None:
+            hits = setup.deployment.grep_logs(reread)
+            return hits if len(hits) >= len(held) else None
+
+        noticed = wait_for(f"the pollers of {sorted(held)} to read the connection again", 60, rereads, 1.0)
+        print(
+            f"\n[d] {count} waits held by {held}, all read {starting:.1f}s after all were deferred; "
+            f"the rotation noticed in {[path.name for path, _ in noticed]}"
         )
 
+    # No wait failed or ran twice, and the DAG's last task deleted the models with the new key.
     assert_succeeded_once(setup, WAITS_DAG_ID, run_id)
     assert setup.model_names() == models_before
-    # The waits met the revoked key, read the connection again and went on with the new one.
-    assert setup.deployment.grep_logs(f"Connection '{CONN_ID}' changed since it was read")
 
 
 def test_a_killed_triggerers_waits_move_to_the_other(setup: Setup) -> None:
     count = 16
     models_before = setup.model_names()
-    with setup.waits_on(count) as (run_id, _):
+    with setup.waits_on(count) as (run_id, names):
         held = holders(setup.all_deferred(run_id, count))
+        setup.all_waiting(run_id, names)  # killed mid-wait, not while starting its triggers
         victim = max(held, key=lambda name: held[name])
         survivor = next(name for name in TRIGGERERS if name != victim)
 

@@ -171,6 +171,12 @@ def test_describe_proxy_drops_the_credentials(url: str, shown: str) -> None:
     [
         ("http://127.0.0.1:3128", "Tunnel connection failed: 407 Proxy Authentication Required", True),
         ("http://127.0.0.1:3128", "407 Proxy Authentication Required", True),
+        # A 407 with no reason phrase, as http.client and httpcore write it.
+        ("http://127.0.0.1:3128", "Tunnel connection failed: 407 ", True),
+        ("http://127.0.0.1:3128", "407 ", True),
+        # The digits in an address or a port, not as the answer's status.
+        ("http://127.0.0.1:407", "Cannot connect to proxy 127.0.0.1:407: 502 Bad Gateway", False),
+        ("http://127.0.0.1:407", "HTTPConnectionPool(host='127.0.0.1', port=407): 503 ", False),
         # A proxy whose port holds the digits 407 and that answered something else.
         ("http://127.0.0.1:40781", "502 Bad Gateway", False),
         ("http://proxy.example:8407", "Tunnel connection failed: 503 Service Unavailable", False),

@@ -298,6 +298,7 @@ def test_a_ca_bundle_variable_naming_no_file_is_a_clear_error_before_any_request
         ("502 Bad Gateway", None),
         ("503 Service Unavailable", None),
         (None, ("airflow", "the-right-password")),  # 407: the extra's password is wrong
+        ("407", None),  # a 407 with no reason phrase
     ],
 )
 def test_a_refusing_proxy_is_a_clear_error_without_the_key_or_the_proxy_password(

@@ -64,6 +64,9 @@ def test_the_trigger_starts_with_the_sensor_arguments_and_no_key() -> None:
         "started_at": None,
         "coalesce": False,
         "errors_in_a_row": 0,
+        "end_from_trigger": True,  # the trigger ends the task: no worker resumes it
+        "skip_on_failure": False,
+        "do_xcom_push": True,
     }
     # The triggerer builds the trigger from exactly these arguments.
     assert TuneTheModelModelStatusTrigger(**args.trigger_kwargs).serialize() == (
@@ -117,6 +120,7 @@ def test_where_airflow_cannot_the_sensor_defers_from_the_worker_and_says_why(
         sensor.execute(context)
 
     assert deferred.value.trigger.model_name == model_name
+    assert deferred.value.trigger.end_from_trigger is False  # the worker resumes what it deferred
     why = [line for line in capsys.readouterr().out.splitlines() if "start_from_trigger" in line]
     assert len(why) == 1
     assert "does not start tasks in the triggerer" in why[0]
@@ -164,6 +168,26 @@ def test_another_tasks_output_is_refused_at_parse_time() -> None:
         create = TuneTheModelCreateModelOperator(task_id="create", model_type="generator")
         with pytest.raises(ValueError, match=r"start_from_trigger=True needs model_name as a string"):
             _sensor(model_name=create.output)
+
+
+@needs_support
+@pytest.mark.parametrize(
+    ("kwargs", "skip", "push"),
+    [
+        ({}, False, True),
+        ({"soft_fail": True}, True, True),
+        ({"never_fail": True}, True, True),
+        ({"do_xcom_push": False}, False, False),
+    ],
+)
+def test_the_trigger_ends_the_task_as_the_sensor_would(kwargs, skip, push) -> None:
+    trigger_kwargs = _sensor(**kwargs).start_trigger_args.trigger_kwargs
+    ended = (
+        trigger_kwargs["end_from_trigger"],
+        trigger_kwargs["skip_on_failure"],
+        trigger_kwargs["do_xcom_push"],
+    )
+    assert ended == (True, skip, push)
 
 
 def test_off_by_default() -> None:

@@ -64,6 +64,20 @@ def test_fit_failure_fails_at_once_and_soft_fail_skips(ttm_emulator, context) ->
     assert ttm_emulator.control.count("GET /v0/models/{id}/status") == 2
 
 
+@pytest.mark.parametrize("skip", [{"soft_fail": True}, {"never_fail": True}])
+def test_a_deferrable_sensor_skips_a_failed_fit_at_its_first_check_with_soft_fail(
+    ttm_emulator, context, skip
+) -> None:
+    # As in poke mode and after the trigger's event; Airflow's own conversion covers neither
+    # execute() of a deferrable sensor nor an error its first check raises.
+    model_name = _model(ttm_emulator, "FitFailed")
+
+    with pytest.raises(TuneTheModelFitFailedError):
+        _sensor(model_name, deferrable=True).execute(context)
+    with pytest.raises(AirflowSkipException):
+        _sensor(model_name, deferrable=True, **skip).execute(context)
+
+
 def test_strict_mode_fails_on_an_unknown_status(ttm_emulator, context, monkeypatch) -> None:
     model_name = _model(ttm_emulator)
     original = TuneTheModelHook.get_model

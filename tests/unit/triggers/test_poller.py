@@ -146,7 +146,8 @@ def test_a_model_missing_from_the_list_is_read_from_its_status_endpoint(ttm_emul
 
 
 def test_a_missing_model_that_does_not_exist_yields_the_404(ttm_emulator) -> None:
-    payload = asyncio.run(_first_event(_trigger("f" * 32)))
+    # A long interval: with 0.05 s, a busy machine let the next list request start before the end.
+    payload = asyncio.run(_first_event(_trigger("f" * 32, poll_interval=60)))
 
     assert payload["status"] == "error"
     assert "404" in payload["message"]

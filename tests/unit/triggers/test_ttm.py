@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 from support.hostile_server import HostileServer, Reply, Request
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.triggers.events import model_from_event
 from airflow_provider_ttm.triggers.poller import active_pollers
 from airflow_provider_ttm.triggers.ttm import CLASSPATH, TuneTheModelModelStatusTrigger
 
@@ -33,8 +35,16 @@ def _create(ttm_emulator, **kwargs) -> str:
 
 
 async def _first_event(trigger: TuneTheModelModelStatusTrigger, timeout: float = 10.0) -> dict:
-    event = await asyncio.wait_for(trigger.run().asend(None), timeout)
-    return event.payload
+    return (await _only_event(trigger, timeout)).payload
+
+
+async def _only_event(trigger: TuneTheModelModelStatusTrigger, timeout: float = 10.0) -> TriggerEvent:
+    """The trigger's one event; the trigger must end right after it."""
+    events = trigger.run()
+    event = await asyncio.wait_for(events.asend(None), timeout)
+    with pytest.raises(StopAsyncIteration):
+        await events.asend(None)
+    return event
 
 
 def test_serialize_round_trip_keeps_every_argument_and_no_secret(ttm_emulator) -> None:
@@ -47,8 +57,16 @@ def test_serialize_round_trip_keeps_every_argument_and_no_secret(ttm_emulator) -
         strict=True,
         started_at=1_800_000_000.0,
         coalesce=False,
+        end_from_trigger=True,
+        skip_on_failure=True,
+        do_xcom_push=False,
     )
     classpath, kwargs = trigger.serialize()
+    assert (kwargs["end_from_trigger"], kwargs["skip_on_failure"], kwargs["do_xcom_push"]) == (
+        True,
+        True,
+        False,
+    )
     assert classpath == "airflow_provider_ttm.triggers.ttm.TuneTheModelModelStatusTrigger"
     assert TuneTheModelModelStatusTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert all(isinstance(value, (str, int, float, bool, type(None))) for value in kwargs.values())
@@ -92,6 +110,93 @@ def test_success_event_carries_the_ready_model(ttm_emulator, coalesce) -> None:
     assert payload["model_name"] == model_name
     assert payload["model_status"] == "Ready"
     assert payload["model"]["model_name"] == model_name
+
+
+def test_serialized_end_from_trigger_is_off_for_triggers_serialized_before_it() -> None:
+    _, kwargs = TuneTheModelModelStatusTrigger("ttm_default", "abc123").serialize()
+    assert (kwargs["end_from_trigger"], kwargs["skip_on_failure"], kwargs["do_xcom_push"]) == (
+        False,
+        False,
+        True,
+    )
+    del kwargs["end_from_trigger"], kwargs["skip_on_failure"], kwargs["do_xcom_push"]
+    trigger = TuneTheModelModelStatusTrigger(**kwargs)
+    assert (trigger.end_from_trigger, trigger.skip_on_failure, trigger.do_xcom_push) == (False, False, True)
+
+
+@pytest.mark.parametrize("name", ["end_from_trigger", "skip_on_failure", "do_xcom_push"])
+def test_end_flags_must_be_booleans(name) -> None:
+    with pytest.raises(ValueError, match=name):
+        TuneTheModelModelStatusTrigger("ttm_default", "abc123", **{name: "no"})
+
+
+def test_end_from_trigger_succeeds_the_task_with_the_record_a_worker_would_return(
+    ttm_emulator, coalesce, logs
+) -> None:
+    model_name = _create(ttm_emulator)
+    ttm_emulator.control.force_status(model_name, "Ready")
+    arguments = {"ttm_conn_id": "ttm_default", "model_name": model_name, "poll_interval": 0.05}
+
+    resumed = asyncio.run(_only_event(TuneTheModelModelStatusTrigger(**arguments, coalesce=coalesce)))
+    ended = asyncio.run(
+        _only_event(TuneTheModelModelStatusTrigger(**arguments, coalesce=coalesce, end_from_trigger=True))
+    )
+
+    assert type(ended) is TaskSuccessEvent
+    assert ended.xcoms == {"return_value": model_from_event(resumed.payload, model_name)}
+    assert f"Model {model_name} is Ready. Ending the task from the triggerer: success." in logs.messages(
+        "info"
+    )
+    assert ttm_emulator.api_key not in repr(ended) + repr(ended.xcoms) + logs.everything()
+
+
+@pytest.mark.parametrize(
+    ("skip_on_failure", "expected"), [(False, TaskFailedEvent), (True, TaskSkippedEvent)]
+)
+def test_end_from_trigger_ends_a_failed_fit_with_the_reason_in_the_trigger_log(
+    ttm_emulator, coalesce, logs, skip_on_failure, expected
+) -> None:
+    model_name = _create(ttm_emulator)
+    ttm_emulator.control.force_status(model_name, "FitFailed")
+    trigger = TuneTheModelModelStatusTrigger(
+        "ttm_default",
+        model_name,
+        0.05,
+        coalesce=coalesce,
+        end_from_trigger=True,
+        skip_on_failure=skip_on_failure,
+    )
+
+    event = asyncio.run(_only_event(trigger))
+
+    assert type(event) is expected
+    assert not event.xcoms
+    (message,) = [m for m in logs.messages("error") if "Ending the task from the triggerer" in m]
+    assert "FitFailed" in message
+    assert message.endswith(f": {event.payload}.")
+
+
+def test_end_from_trigger_fails_the_task_at_the_deadline(ttm_emulator, coalesce, logs) -> None:
+    model_name = _create(ttm_emulator)
+    trigger = TuneTheModelModelStatusTrigger(
+        "ttm_default", model_name, 0.05, deadline=time.time() + 0.2, coalesce=coalesce, end_from_trigger=True
+    )
+
+    event = asyncio.run(_only_event(trigger))
+
+    assert type(event) is TaskFailedEvent
+    assert any("was not Ready by the deadline" in m for m in logs.messages("error"))
+
+
+def test_end_from_trigger_fails_a_wait_that_cannot_start_even_with_skip_on_failure(logs) -> None:
+    trigger = TuneTheModelModelStatusTrigger(
+        "ttm_default", "not a model id!", 0.05, end_from_trigger=True, skip_on_failure=True
+    )
+
+    event = asyncio.run(_only_event(trigger))
+
+    assert type(event) is TaskFailedEvent
+    assert any("Cannot wait on model not a model id!" in m for m in logs.messages("error"))
 
 
 def test_waits_through_training_until_ready(ttm_emulator, coalesce) -> None:
