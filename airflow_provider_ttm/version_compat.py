@@ -35,6 +35,21 @@ AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 #: template rendering (apache/airflow PR 55068). 2.11 and 3.0 start the task there but pass the
 #: trigger's arguments unrendered, so a templated ``model_name`` would reach the trigger as it is.
 START_FROM_TRIGGER_SUPPORTED: bool = AIRFLOW_V_3_3_PLUS
+#: The context key (and template variable) of the asset events that started an asset-triggered run:
+#: Airflow 2.11 calls assets datasets.
+TRIGGERING_ASSET_EVENTS_KEY: str = (
+    "triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events"
+)
+#: The ``run_type`` of a run the scheduler created from asset events.
+ASSET_TRIGGERED_RUN_TYPE: str = "asset_triggered" if AIRFLOW_V_3_0_PLUS else "dataset_triggered"
+
+
+def asset_event_uri(event: Any) -> str:
+    """The asset URI of a triggering asset event (Airflow 3: ``event.asset.uri``; 2.11: ``event.uri``).
+
+    :param event: one of the events in ``triggering_asset_events`` (``triggering_dataset_events``).
+    """
+    return str(event.asset.uri if AIRFLOW_V_3_0_PLUS else event.uri)
 
 
 async def amask_secret(secret: str) -> None:
@@ -118,9 +133,12 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "ASSET_TRIGGERED_RUN_TYPE",
     "START_FROM_TRIGGER_SUPPORTED",
+    "TRIGGERING_ASSET_EVENTS_KEY",
     "TaskStateStore",
     "amask_secret",
+    "asset_event_uri",
     "first_reschedule_date",
     "get_base_airflow_version_tuple",
     "task_state_store",
