@@ -11,6 +11,7 @@ from airflow_provider_ttm.api.endpoints import MODEL_SPEC_FIELDS, ModelSpec
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
 from airflow_provider_ttm.arguments import flag, is_resolved_later, status_names
+from airflow_provider_ttm.operators.assets import ModelAssetMixin
 from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
     TuneTheModelWaitingOperator,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOperator):
+class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTheModelWaitingOperator):
     """Create a classifier or generator; optionally wait until it is Ready.
 
     Returns the new model's id, so ``create.output`` feeds the next task. The id is also pushed to
@@ -39,7 +40,8 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     (``model_type``, ``name``, ``num_classes``, ``train_iters``, ``pretrained_model``), each
     templated; the others are those of
     :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator` (waiting,
-    ``ttm_conn_id``).
+    ``ttm_conn_id``), and ``asset_alias`` of :class:`~airflow_provider_ttm.operators.assets.ModelAssetMixin`
+    (announce the model as an asset event).
 
     :param name: by default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
     """
@@ -80,7 +82,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     def execute(self, context: Context) -> str:
         """Create the model (or resume the one an earlier try created) and return its id."""
         self.check_arguments(rendered=True)
-        return str(self.execute_resumable(context))
+        return self.announced(context, str(self.execute_resumable(context)))
 
     def submit_job(self, context: Context) -> str:
         """Create the model and push its id to XCom at once."""
@@ -133,7 +135,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise."""
         model = ready_model(event, deadline_set_by=deadline_set_by)
         self.log.info("Model %s is Ready.", model["model_name"])
-        return str(model["model_name"])
+        return self.announced(context, str(model["model_name"]))
 
 
 class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):

@@ -5,6 +5,11 @@ the emulator on loopback, points ``ttm_default`` at it, migrates a throwaway SQL
 runs the DAGs side by side with ``airflow dags test`` (each on its own copy of the migrated SQLite
 database), prints what the provider did in each (models created, each status change with its time,
 deletions) and exits non-zero if a DAG failed or a model was left behind.
+
+``--asset-triggered CONSUMER=PRODUCER`` adds a second act: once PRODUCER is done, Airflow's
+scheduler runs on PRODUCER's database (see :mod:`airflow_provider_ttm.testing.asset_triggered`)
+and must start CONSUMER from PRODUCER's asset events; the models those events announced were kept
+for CONSUMER, and are deleted after it.
 """
 
 from __future__ import annotations
@@ -17,13 +22,23 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from airflow_provider_ttm.testing.asset_triggered import (
+    SchedulerStage,
+    TriggeredRun,
+    provider_log_lines,
+    wait_for_run,
+)
 
 _PROVIDER_LINE = re.compile(
     r"^(?P<time>\S+)\s+\[\w+\s*\]\s+(?P<message>.*?)\s+\[(?P<logger>[^\]]*airflow_provider_ttm[^\]]*)\]"
 )
 DEMO_API_KEY = "ttm-demo-key-0123456789"
+#: What the demo's asset-triggered run must be (Airflow 3; the demo runs on the default line).
+ASSET_TRIGGERED = "asset_triggered"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         _airflow(["db", "migrate"], env, home / "db-migrate.log")
         confs = dict(item.split("=", 1) for item in args.conf)
         runs = [_start_dag(dag_id, env, home, confs.get(dag_id)) for dag_id in args.dag_ids]
-        _wait_all(runs)
-        failures = [run.dag_id for run in runs if not _report(run)]
+        consumer, _, producer = (args.asset_triggered or "").partition("=")
+        stage = SchedulerStage(_dag_env(env, home, producer), home) if producer else None
+        try:
+            _wait_all(runs)
+            failures = [run.dag_id for run in runs if not _report(run)]
+            if stage and not _second_act(
+                stage, home, consumer, producer, emulator.url, args.scheduler_timeout
+            ):
+                failures.append(consumer)
+        finally:
+            if stage is not None:
+                stage.stop()
         leftovers = emulator.control.models()
     if leftovers:
         print(
@@ -75,7 +100,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--poke-interval", type=float, default=1.0, help="TTM_EXAMPLE_POKE_INTERVAL for the example DAGs"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--asset-triggered",
+        metavar="CONSUMER=PRODUCER",
+        help="after PRODUCER (one of the DAGs), Airflow's scheduler must start CONSUMER from its asset events",
+    )
+    parser.add_argument(
+        "--scheduler-timeout", type=float, default=120.0, help="seconds allowed for the asset-triggered run"
+    )
+    args = parser.parse_args(argv)
+    if args.asset_triggered and args.asset_triggered.partition("=")[2] not in args.dag_ids:
+        parser.error("--asset-triggered needs CONSUMER=PRODUCER with PRODUCER among the DAGs to run")
+    return args
 
 
 def _airflow_env(home: Path, dags_folder: Path, poke_interval: float) -> dict[str, str]:
@@ -111,11 +147,15 @@ class _DagRun:
     finished: float | None = None
 
 
+def _dag_env(env: dict[str, str], home: Path, dag_id: str) -> dict[str, str]:
+    """The environment of the processes working on ``dag_id``'s own database."""
+    return {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / f'{dag_id}.db'}"}
+
+
 def _start_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -> _DagRun:
     """Start ``airflow dags test`` for one DAG on its own copy of the migrated database."""
-    database = home / f"{dag_id}.db"
-    shutil.copyfile(home / "airflow.db", database)
-    dag_env = {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"}
+    shutil.copyfile(home / "airflow.db", home / f"{dag_id}.db")
+    dag_env = _dag_env(env, home, dag_id)
     log_file = home / f"{dag_id}.log"
     airflow = Path(sys.executable).with_name("airflow")
     with log_file.open("wb") as log:
@@ -148,6 +188,47 @@ def _report(run: _DagRun) -> bool:
     seconds = (run.finished or run.started) - run.started
     print(f"=== {run.dag_id} {verdict} in {seconds:.1f} s (log: {run.log_file}) ===")
     return succeeded
+
+
+def _second_act(
+    stage: SchedulerStage, home: Path, consumer: str, producer: str, emulator_url: str, timeout: float
+) -> bool:
+    """Run the scheduler until ``consumer`` has a finished run; check the producer's events started it."""
+    print(f"\n=== {consumer}: Airflow's scheduler on {producer}'s database ===")
+    started = time.monotonic()
+    stage.start_scheduler(timeout)
+    run = wait_for_run(home / f"{producer}.db", consumer, timeout)
+    for line in provider_log_lines(home / "logs", consumer, run.run_id or ""):
+        print(f"  {line}")
+    ok = _describe(run, producer)
+    for event in run.events:  # the announced models were kept for the consumer: retire them
+        model_id = str(event["uri"]).rsplit("/", 1)[1]
+        request = urllib.request.Request(
+            f"{emulator_url}/models/{model_id}/delete",
+            method="DELETE",
+            headers={"Authorization": DEMO_API_KEY},
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            print(f"  Deleted {model_id}, kept by {producer} for {consumer}.")
+    verdict = "succeeded" if ok else "FAILED"
+    seconds = time.monotonic() - started
+    print(f"=== {consumer} {verdict} in {seconds:.1f} s (logs: {home}/scheduler.log, {home}/logs) ===")
+    return ok
+
+
+def _describe(run: TriggeredRun, producer: str) -> bool:
+    """Print how the run was started; True if ``producer``'s asset events started it and it succeeded."""
+    if run.run_id is None:
+        print("  The scheduler made no run (see the scheduler log).")
+        return False
+    print(f"  Run {run.run_id}: run_type {run.run_type}, state {run.state}, tasks {run.tasks}.")
+    for event in run.events:
+        print(
+            f"  Started by the asset event for {event['uri']} from {event['source_dag_id']} "
+            f"run {event['source_run_id']}, extra {event['extra']}."
+        )
+    from_producer = any(event["source_dag_id"] == producer for event in run.events)
+    return run.run_type == ASSET_TRIGGERED and run.state == "success" and from_producer
 
 
 if __name__ == "__main__":
