@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AssetAlias
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+
+log = logging.getLogger(__name__)
 
 
 class ModelAssetMixin:
@@ -28,7 +31,6 @@ class ModelAssetMixin:
     """
 
     hook: TuneTheModelHook
-    outlets: list[Any]
 
     def __init__(self, *, asset_alias: str | None = None, **kwargs: Any) -> None:
         if asset_alias is not None:
@@ -52,7 +54,7 @@ class ModelAssetMixin:
         record = self.hook.get_model(model_id)
         host = connection_host(self.hook.settings.base_url)
         asset = emit_model_event(context["outlet_events"], self.asset_alias, host, record)
-        self.log.info(
+        log.info(
             "Announced model %s (%s) through asset alias %r.", asset.uri, record.status, self.asset_alias
-        )  # type: ignore[attr-defined]
+        )
         return model_id

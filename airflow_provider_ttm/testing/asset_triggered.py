@@ -3,8 +3,9 @@
 ``airflow dags test`` always makes a manual run, so it cannot show a DAG started by an asset event.
 Here the real components do it on the producer's (SQLite) database once the producer is done: an
 ``airflow api-server --apps execution`` (started early, as the task runners' API) and an
-``airflow scheduler`` with the ``LocalExecutor``. The scheduler queues, creates and runs the
-consumer's run exactly as in a deployment; :func:`wait_for_run` reads the outcome from the database.
+``airflow scheduler`` with the ``LocalExecutor``. The producer's task queued the consumer when its
+asset event was recorded; the scheduler creates the consumer's run from the queue and runs it as in
+a deployment; :func:`wait_for_run` reads the outcome from the database.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ class SchedulerStage:
 
     :param env: the Airflow environment of the producer's ``airflow dags test`` (same home and database).
     :param logs: the folder for the components' output.
+    :param timeout: seconds allowed for the execution API to start, and for the consumer's run.
     """
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, env: dict[str, str], logs: Path, timeout: float) -> None:
         port = _free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         self.env = {
@@ -60,6 +62,8 @@ class SchedulerStage:
             "AIRFLOW__API__WORKERS": "1",
         }
         self.logs = logs
+        self.timeout = timeout
+        self.started: float | None = None
         self.processes: list[subprocess.Popen[bytes]] = []
         self._start(
             "api-server", "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(port)
@@ -77,9 +81,10 @@ class SchedulerStage:
             )
         self.processes.append(process)
 
-    def start_scheduler(self, timeout: float) -> None:
+    def start_scheduler(self) -> None:
         """Start the scheduler once the execution API answers (within ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
+        self.started = time.monotonic()
+        deadline = self.started + self.timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{self.api_url}/execution/health", timeout=2) as reply:

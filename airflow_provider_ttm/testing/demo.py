@@ -23,9 +23,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.assets import model_id_from_uri
 from airflow_provider_ttm.testing.asset_triggered import (
     SchedulerStage,
     TriggeredRun,
@@ -58,13 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         confs = dict(item.split("=", 1) for item in args.conf)
         runs = [_start_dag(dag_id, env, home, confs.get(dag_id)) for dag_id in args.dag_ids]
         consumer, _, producer = (args.asset_triggered or "").partition("=")
-        stage = SchedulerStage(_dag_env(env, home, producer), home) if producer else None
+        stage = (
+            SchedulerStage(_dag_env(env, home, producer), home, args.scheduler_timeout) if producer else None
+        )
         try:
-            _wait_all(runs)
+            # The scheduler starts as soon as the producer is done, while the other DAGs still run.
+            _wait_all(runs, lambda run: stage.start_scheduler() if stage and run.dag_id == producer else None)
             failures = [run.dag_id for run in runs if not _report(run)]
-            if stage and not _second_act(
-                stage, home, consumer, producer, emulator.url, args.scheduler_timeout
-            ):
+            if stage and not _second_act(stage, home, consumer, producer, emulator.url):
                 failures.append(consumer)
         finally:
             if stage is not None:
@@ -168,11 +172,12 @@ def _start_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -
     return _DagRun(dag_id, process, log_file, time.monotonic())
 
 
-def _wait_all(runs: list[_DagRun]) -> None:
+def _wait_all(runs: list[_DagRun], on_finished: Callable[[_DagRun], None]) -> None:
     while any(run.finished is None for run in runs):
         for run in runs:
             if run.finished is None and run.process.poll() is not None:
                 run.finished = time.monotonic()
+                on_finished(run)
         time.sleep(0.1)
 
 
@@ -190,29 +195,26 @@ def _report(run: _DagRun) -> bool:
     return succeeded
 
 
-def _second_act(
-    stage: SchedulerStage, home: Path, consumer: str, producer: str, emulator_url: str, timeout: float
-) -> bool:
-    """Run the scheduler until ``consumer`` has a finished run; check the producer's events started it."""
-    print(f"\n=== {consumer}: Airflow's scheduler on {producer}'s database ===")
-    started = time.monotonic()
-    stage.start_scheduler(timeout)
-    run = wait_for_run(home / f"{producer}.db", consumer, timeout)
+def _second_act(stage: SchedulerStage, home: Path, consumer: str, producer: str, emulator_url: str) -> bool:
+    """Wait for the consumer's run; check the producer's asset events started it; retire their models."""
+    print(f"\n=== {consumer}: started by Airflow's scheduler on {producer}'s database ===")
+    if stage.started is None:
+        stage.start_scheduler()  # the producer was the last to finish
+    run = wait_for_run(home / f"{producer}.db", consumer, stage.timeout)
     for line in provider_log_lines(home / "logs", consumer, run.run_id or ""):
         print(f"  {line}")
     ok = _describe(run, producer)
     for event in run.events:  # the announced models were kept for the consumer: retire them
-        model_id = str(event["uri"]).rsplit("/", 1)[1]
+        model_id = model_id_from_uri(str(event["uri"]))
+        delete = endpoints.delete_model(model_id)
         request = urllib.request.Request(
-            f"{emulator_url}/models/{model_id}/delete",
-            method="DELETE",
-            headers={"Authorization": DEMO_API_KEY},
+            emulator_url + delete.path, method=delete.method, headers={"Authorization": DEMO_API_KEY}
         )
         with urllib.request.urlopen(request, timeout=10):
-            print(f"  Deleted {model_id}, kept by {producer} for {consumer}.")
+            print(f"  Deleted model {model_id}, kept by {producer} for {consumer}.")
     verdict = "succeeded" if ok else "FAILED"
-    seconds = time.monotonic() - started
-    print(f"=== {consumer} {verdict} in {seconds:.1f} s (logs: {home}/scheduler.log, {home}/logs) ===")
+    seconds = time.monotonic() - (stage.started or time.monotonic())
+    print(f"=== {consumer} {verdict} {seconds:.1f} s after the scheduler started (logs: {home}) ===")
     return ok
 
 
