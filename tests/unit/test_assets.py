@@ -21,7 +21,7 @@ from airflow_provider_ttm.assets import (
     sanitize_uri,
     triggering_model_events,
 )
-from airflow_provider_ttm.version_compat import TRIGGERING_ASSET_EVENTS_KEY
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, TRIGGERING_ASSET_EVENTS_KEY
 
 MODEL_ID = "0123456789abcdef0123456789abcdef"
 RECORD = ModelRecord(model_name=MODEL_ID, status="Ready", user_name="nightly.create", model_type="classifier")
@@ -64,8 +64,13 @@ def test_the_normaliser_refuses_what_is_not_one_model(uri: str, complaint: str) 
 def test_airflow_normalises_and_checks_ttm_assets_through_the_provider() -> None:
     asset = Asset(uri=f"ttm://API.Example.com/models/{MODEL_ID}/")
     assert asset.uri == f"ttm://api.example.com/models/{MODEL_ID}"
-    with pytest.raises(ValueError, match="ttm://<host>/models/<model id>"):
-        Asset(uri=f"ttm://api.example.com/files/{MODEL_ID}")
+    bad = f"ttm://api.example.com/files/{MODEL_ID}"
+    if AIRFLOW_V_3_0_PLUS:
+        with pytest.raises(ValueError, match="ttm://<host>/models/<model id>"):
+            Asset(uri=bad)
+    else:  # Airflow 2.11 only warns, and keeps the URI as given
+        with pytest.warns(UserWarning, match="ttm://<host>/models/<model id>"):
+            assert Asset(uri=bad).uri == bad
 
 
 def test_the_uri_builder_gives_the_normalised_form_and_back() -> None:
