@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
 from airflow_provider_ttm.api.endpoints import validate_id
-from airflow_provider_ttm.version_compat import TRIGGERING_ASSET_EVENTS_KEY, asset_event_uri
+from airflow_provider_ttm.version_compat import (
+    TRIGGERING_ASSET_EVENTS_KEY,
+    asset_event_uri,
+    ensure_alias_recorded,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -133,6 +137,7 @@ def emit_model_event(
     :param accuracy: the model's measured accuracy, when the task knows it.
     """
     asset = Asset(uri=model_asset_uri(host, record.model_name))
+    ensure_alias_recorded(alias)
     outlet_events[AssetAlias(alias)].add(asset, extra=model_event_extra(record, accuracy))
     return asset
 

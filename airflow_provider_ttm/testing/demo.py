@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {', '.join(failures)} (full logs under {home})")
     if failures or leftovers:
         return 1
-    print(f"All {len(args.dag_ids) + bool(args.asset_triggered)} DAG(s) succeeded and no model was left behind.")
+    print(
+        f"All {len(args.dag_ids) + bool(args.asset_triggered)} DAG(s) succeeded and no model was left behind."
+    )
     return 0
 
 

@@ -118,7 +118,14 @@ def test_the_extra_has_the_models_facts_and_the_accuracy_only_when_known() -> No
     assert model_event_extra(RECORD, accuracy=0.75) == {**facts, "accuracy": 0.75}
 
 
-def test_an_emitted_event_goes_to_the_alias_with_the_models_uri_and_extra() -> None:
+@pytest.fixture
+def alias_db(request: pytest.FixtureRequest) -> None:
+    """Airflow 2.11 records an emitted event's alias in its database (see ``ensure_alias_recorded``)."""
+    if not AIRFLOW_V_3_0_PLUS:
+        request.getfixturevalue("airflow_db")
+
+
+def test_an_emitted_event_goes_to_the_alias_with_the_models_uri_and_extra(alias_db) -> None:
     accessors = outlet_events()
 
     asset = emit_model_event(accessors, CHAMPION_ALIAS, "api.tunethemodel.com", RECORD, accuracy=0.9)
@@ -126,6 +133,20 @@ def test_an_emitted_event_goes_to_the_alias_with_the_models_uri_and_extra() -> N
     uri = f"ttm://api.tunethemodel.com/models/{MODEL_ID}"
     assert asset.uri == uri
     assert alias_events(accessors, CHAMPION_ALIAS) == [(uri, model_event_extra(RECORD, accuracy=0.9))]
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 3 records an outlet's aliases itself")
+def test_on_airflow_2_11_the_alias_is_recorded_once_for_dags_test(airflow_db) -> None:
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    for _ in range(2):
+        emit_model_event(outlet_events(), "ttm-unit-alias", "h", RECORD)
+
+    with create_session() as session:
+        count = session.scalar(select(func.count()).where(DatasetAliasModel.name == "ttm-unit-alias"))
+    assert count == 1
 
 
 def _event(uri: str, second: int, **extra: object) -> SimpleNamespace:
