@@ -5,6 +5,7 @@ it queues for the DAGs scheduled on their aliases (test DAGs in asset_dags/)."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,19 @@ def _queued_for(dag_id: str) -> list[str]:
         )
 
 
+def _deployed(folder: Path) -> None:
+    """On Airflow 2.11, put the folder's DAGs in the database as its DAG processor would.
+
+    2.11's ``airflow dags test`` writes no DAG to the database (Airflow 3's does, with the other
+    DAGs of its bundle), so without this no consumer DAG is known there for an event to queue.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        return
+    from airflow.models.dagbag import DagBag
+
+    DagBag(dag_folder=str(folder), include_examples=False).sync_to_db()
+
+
 def _host(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc
 
@@ -84,6 +98,7 @@ def test_create_and_train_announce_their_model_through_their_aliases(
     ttm_emulator, dag_runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(ASSET_DAGS))
+    _deployed(ASSET_DAGS)
     ttm_emulator.control.configure(auto_train_seconds=60, train_seconds=0.5, file_processing_seconds=0.1)
 
     result = dag_runner.run("ttm_test_model_assets")
@@ -113,6 +128,8 @@ def test_the_nightly_dag_announces_a_kept_champion_to_the_consumer(ttm_emulator,
     from airflow.utils.session import create_session
     from sqlalchemy import delete
     from test_nightly_retrain_dag import CHAMPION, DAG_ID, _run
+
+    _deployed(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]))
 
     with create_session() as session:  # no earlier champion: this run's candidate wins
         session.execute(delete(Variable).where(Variable.key == CHAMPION))
