@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_ttm.assets import CHAMPION_ALIAS, model_asset_uri
-from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 
 pytestmark = pytest.mark.integration
 
@@ -78,16 +78,23 @@ def _queued_for(dag_id: str) -> list[str]:
 
 
 def _deployed(folder: Path) -> None:
-    """On Airflow 2.11, put the folder's DAGs in the database as its DAG processor would.
+    """Before Airflow 3.1, put the folder's DAGs in the database as the DAG processor would.
 
-    2.11's ``airflow dags test`` writes no DAG to the database (Airflow 3's does, with the other
-    DAGs of its bundle), so without this no consumer DAG is known there for an event to queue.
+    From 3.1 ``airflow dags test`` writes the DAGs of the tested DAG's folder to the database; 2.11's
+    and 3.0's write none, so without this no consumer DAG is known there for an event to queue.
     """
-    if AIRFLOW_V_3_0_PLUS:
+    if AIRFLOW_V_3_1_PLUS:
         return
     from airflow.models.dagbag import DagBag
 
-    DagBag(dag_folder=str(folder), include_examples=False).sync_to_db()
+    bag = DagBag(dag_folder=str(folder), include_examples=False)
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+        DagBundlesManager().sync_bundles_to_db()
+        bag.sync_to_db("dags-folder", None)  # type: ignore[call-arg]
+    else:
+        bag.sync_to_db()
 
 
 def _host(url: str) -> str:
