@@ -26,6 +26,8 @@ class ModelAssetMixin:
     ``outlets``, so a DAG scheduled on ``AssetAlias(asset_alias)`` runs on each such event (on
     Airflow 2.11 a ``DatasetAlias`` and a dataset event). Without ``asset_alias`` nothing is
     announced and no request is made for it; with it, one request reads the model's record.
+    A mapped task (``.partial(...).expand(...)``) gets its outlets from ``partial``: give it
+    ``outlets=[AssetAlias(name)]`` as well as ``asset_alias=name``.
 
     :param asset_alias: the name of the asset alias to announce the model through.
     """
@@ -39,7 +41,8 @@ class ModelAssetMixin:
             listed = (
                 [] if outlets is None else list(outlets) if isinstance(outlets, list | tuple) else [outlets]
             )
-            kwargs["outlets"] = [*listed, AssetAlias(asset_alias)]
+            alias = AssetAlias(asset_alias)
+            kwargs["outlets"] = listed if alias in listed else [*listed, alias]
         super().__init__(**kwargs)
         self.asset_alias = asset_alias
 

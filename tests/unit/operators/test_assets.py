@@ -35,6 +35,7 @@ def test_the_alias_joins_the_tasks_own_outlets() -> None:
     assert _create(asset_alias="models").outlets == [AssetAlias("models")]
     assert _create(asset_alias="models", outlets=[mine]).outlets == [mine, AssetAlias("models")]
     assert _create(asset_alias="models", outlets=mine).outlets == [mine, AssetAlias("models")]
+    assert _create(asset_alias="models", outlets=[AssetAlias("models")]).outlets == [AssetAlias("models")]
 
 
 @pytest.mark.parametrize("alias", ["", "  ", 3, "x" * 1501])
