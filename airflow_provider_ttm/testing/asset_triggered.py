@@ -2,7 +2,7 @@
 
 ``airflow dags test`` always makes a manual run, so it cannot show a DAG started by an asset event.
 Here the real components do it on the producer's (SQLite) database once the producer is done: an
-``airflow api-server --apps execution`` (started early, as the task runners' API) and an
+``airflow api-server --apps execution`` (the task runners' API) and, once it answers, an
 ``airflow scheduler`` with the ``LocalExecutor``. The producer's task queued the consumer when its
 asset event was recorded; the scheduler creates the consumer's run from the queue and runs it as in
 a deployment; :func:`wait_for_run` reads the outcome from the database.
@@ -17,6 +17,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class TriggeredRun:
 
 
 class SchedulerStage:
-    """An execution API server and, on :meth:`start_scheduler`, a scheduler, on one Airflow database.
+    """An execution API server and a scheduler on one Airflow database, started by :meth:`start`.
 
     :param env: the Airflow environment of the producer's ``airflow dags test`` (same home and database).
     :param logs: the folder for the components' output.
@@ -52,8 +53,8 @@ class SchedulerStage:
     """
 
     def __init__(self, env: dict[str, str], logs: Path, timeout: float) -> None:
-        port = _free_port()
-        self.api_url = f"http://127.0.0.1:{port}"
+        self.port = _free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **env,
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -65,15 +66,28 @@ class SchedulerStage:
         self.timeout = timeout
         self.started: float | None = None
         self.processes: list[subprocess.Popen[bytes]] = []
-        self._start(
-            "api-server", "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(port)
-        )
+        self._starter: threading.Thread | None = None
+        self._error: str | None = None
+
+    def start(self) -> None:
+        """Start the execution API, and the scheduler once the API answers (in the background)."""
+        self.started = time.monotonic()
+        self._start("api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(self.port))
+        self._starter = threading.Thread(target=self._start_scheduler_when_ready, daemon=True)
+        self._starter.start()
+
+    def wait_started(self) -> None:
+        """Wait until the scheduler is started; raise RuntimeError if the execution API did not start."""
+        if self._starter is not None:
+            self._starter.join()
+        if self._error:
+            raise RuntimeError(self._error)
 
     def _start(self, name: str, *args: str) -> None:
         airflow = Path(sys.executable).with_name("airflow")
         with (self.logs / f"{name}.log").open("wb") as log:
             process = subprocess.Popen(
-                [str(airflow), *args],
+                [str(airflow), name, *args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -81,10 +95,8 @@ class SchedulerStage:
             )
         self.processes.append(process)
 
-    def start_scheduler(self) -> None:
-        """Start the scheduler once the execution API answers (within ``timeout`` seconds)."""
-        self.started = time.monotonic()
-        deadline = self.started + self.timeout
+    def _start_scheduler_when_ready(self) -> None:
+        deadline = time.monotonic() + self.timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{self.api_url}/execution/health", timeout=2) as reply:
@@ -93,12 +105,15 @@ class SchedulerStage:
             except OSError:
                 pass
             if time.monotonic() > deadline or self.processes[0].poll() is not None:
-                raise RuntimeError(f"The execution API did not start (see {self.logs / 'api-server.log'}).")
+                self._error = f"The execution API did not start (see {self.logs / 'api-server.log'})."
+                return
             time.sleep(0.3)
-        self._start("scheduler", "scheduler", "--skip-serve-logs")
+        self._start("scheduler", "--skip-serve-logs")
 
     def stop(self) -> None:
-        """Stop what was started (its process group: the scheduler's task runners too)."""
+        """Stop what was started (each process group: the scheduler's task runners too)."""
+        if self._starter is not None:
+            self._starter.join()
         for process in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             # The scheduler starts as soon as the producer is done, while the other DAGs still run.
-            _wait_all(runs, lambda run: stage.start_scheduler() if stage and run.dag_id == producer else None)
+            _wait_all(runs, lambda run: _on_finished(run, stage, producer))
             failures = [run.dag_id for run in runs if not _report(run)]
             if stage and not _second_act(stage, home, consumer, producer, emulator.url):
                 failures.append(consumer)
@@ -197,11 +197,19 @@ def _report(run: _DagRun) -> bool:
     return succeeded
 
 
+def _on_finished(run: _DagRun, stage: SchedulerStage | None, producer: str) -> None:
+    """Start the scheduler stage as soon as the producer has succeeded."""
+    if stage is not None and run.dag_id == producer and run.process.returncode == 0:
+        stage.start()
+
+
 def _second_act(stage: SchedulerStage, home: Path, consumer: str, producer: str, emulator_url: str) -> bool:
     """Wait for the consumer's run; check the producer's asset events started it; retire their models."""
     print(f"\n=== {consumer}: started by Airflow's scheduler on {producer}'s database ===")
     if stage.started is None:
-        stage.start_scheduler()  # the producer was the last to finish
+        print(f"=== {consumer} FAILED: {producer} failed, so nothing could start it ===")
+        return False
+    stage.wait_started()
     run = wait_for_run(home / f"{producer}.db", consumer, stage.timeout)
     for line in provider_log_lines(home / "logs", consumer, run.run_id or ""):
         print(f"  {line}")
@@ -216,7 +224,7 @@ def _second_act(stage: SchedulerStage, home: Path, consumer: str, producer: str,
             print(f"  Deleted model {model_id}, kept by {producer} for {consumer}.")
     verdict = "succeeded" if ok else "FAILED"
     seconds = time.monotonic() - (stage.started or time.monotonic())
-    print(f"=== {consumer} {verdict} {seconds:.1f} s after the scheduler started (logs: {home}) ===")
+    print(f"=== {consumer} {verdict} {seconds:.1f} s after {producer} (logs: {home}) ===")
     return ok
 
 
