@@ -161,7 +161,7 @@ test:
 
 demo: venv
 	$(BIN)/python -m airflow_provider_ttm.testing.demo --dags-folder dags \
-		--conf 'example_ttm_nightly_retrain={"keep_champion": false}' \
+		--asset-triggered example_ttm_champion_consumer=example_ttm_nightly_retrain \
 		example_ttm_model_lifecycle example_ttm_deferrable example_ttm_nightly_retrain
 
 # Waiting at scale, hook call cost and DAG parse cost, measured; rewrites benchmarks/README.md.

@@ -13,6 +13,8 @@ from airflow_provider_ttm.connection_fields import CONNECTION_EXTRA_FIELDS, UI_F
 
 _MODULE = "airflow_provider_ttm"
 _INTEGRATION = "Tune The Model"
+#: The ``ttm://`` model URIs and their normaliser; Airflow 2.11 reads ``dataset-uris``, 3 ``asset-uris``.
+_ASSET_URIS = [{"schemes": ["ttm"], "handler": f"{_MODULE}.assets.sanitize_uri"}]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -49,6 +51,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [f"{_MODULE}.triggers.ttm", f"{_MODULE}.triggers.model_ready"],
             }
         ],
+        "asset-uris": _ASSET_URIS,
+        "dataset-uris": _ASSET_URIS,
         "connection-types": [
             {
                 "connection-type": "ttm",

@@ -42,6 +42,46 @@ if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.triggers.base import BaseEventTrigger
 else:  # Airflow 2.11: a stand-in base, so the provider's event trigger module still imports
     from airflow.triggers.base import BaseTrigger as BaseEventTrigger
+#: The context key (and template variable) of the asset events that started an asset-triggered run:
+#: Airflow 2.11 calls assets datasets.
+TRIGGERING_ASSET_EVENTS_KEY: str = (
+    "triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events"
+)
+#: The ``run_type`` of a run the scheduler created from asset events.
+ASSET_TRIGGERED_RUN_TYPE: str = "asset_triggered" if AIRFLOW_V_3_0_PLUS else "dataset_triggered"
+
+
+def ensure_alias_recorded(name: str) -> None:
+    """Make sure Airflow 2.11's database knows the dataset alias ``name`` (no-op on Airflow 3).
+
+    2.11 records an alias event only for an alias its database knows, and fails the task otherwise
+    ("Can't flush None value found in collection DatasetModel.aliases"). Its DAG processor records
+    the aliases of a DAG's outlets, but ``airflow dags test`` (``dag.test()``) does not: the alias is
+    recorded here as the DAG processor would. Airflow 3 records the aliases itself.
+
+    :param name: the alias's name.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        return
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(DatasetAliasModel.id).where(DatasetAliasModel.name == name)) is None:
+                session.add(DatasetAliasModel(name=name))
+    except IntegrityError:  # another task recorded it at the same time
+        pass
+
+
+def asset_event_uri(event: Any) -> str:
+    """The asset URI of a triggering asset event (Airflow 3: ``event.asset.uri``; 2.11: ``event.uri``).
+
+    :param event: one of the events in ``triggering_asset_events`` (``triggering_dataset_events``).
+    """
+    return str(event.asset.uri if AIRFLOW_V_3_0_PLUS else event.uri)
 
 
 async def amask_secret(secret: str) -> None:
@@ -125,11 +165,15 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "ASSET_TRIGGERED_RUN_TYPE",
+    "BaseEventTrigger",
     "EVENT_TRIGGERS_SUPPORTED",
     "START_FROM_TRIGGER_SUPPORTED",
-    "BaseEventTrigger",
+    "TRIGGERING_ASSET_EVENTS_KEY",
     "TaskStateStore",
     "amask_secret",
+    "asset_event_uri",
+    "ensure_alias_recorded",
     "first_reschedule_date",
     "get_base_airflow_version_tuple",
     "task_state_store",

@@ -7,7 +7,9 @@ predicted ``class``: with three topics, the index of the highest of the three sc
 classifier answers one score instead, and ``class`` comes from the operator's ``threshold``). The candidate
 becomes the champion if its accuracy beats the one stored in the Airflow Variable
 ``ttm_nightly_champion`` by the last run that won; the loser (the old champion, or the candidate)
-is deleted.
+is deleted. A new champion that is kept (see ``keep_champion``) is announced as an asset event
+for ``ttm://<host>/models/<model id>`` through the asset alias ``ttm-champion``, with its accuracy
+in the event's extra: ``example_ttm_champion_consumer`` runs on it.
 
 ``keep_champion`` (a DAG param, default True) keeps the winning model serving until the next run.
 Trigger with ``{"keep_champion": false}`` to have the run delete the winner too and leave nothing
@@ -25,8 +27,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Param, Variable, task
+from airflow.providers.common.compat.sdk import DAG, AssetAlias, Param, Variable, task
 
+from airflow_provider_ttm.assets import CHAMPION_ALIAS, connection_host, emit_model_event
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.operators.inference import TuneTheModelClassifyOperator
 from airflow_provider_ttm.operators.training import TuneTheModelTrainModelOperator
@@ -132,11 +135,22 @@ with DAG(
         log.info("Candidate accuracy: %.3f (%d of %d validation rows).", accuracy, hits, len(predictions))
         return accuracy
 
-    @task
-    def pick_champion(candidate: str, accuracy: float, run_id: str | None = None) -> list[str]:
-        """Promote the candidate if it beats the stored accuracy; return the loser's id to delete."""
+    # [START howto_ttm_announce_champion]
+    @task(outlets=[AssetAlias(CHAMPION_ALIAS)])
+    def pick_champion(
+        candidate: str,
+        accuracy: float,
+        run_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        outlet_events: Any = None,
+    ) -> list[str]:
+        """Promote the candidate if it beats the stored accuracy; return the loser's id to delete.
+
+        A champion kept for serving is announced through the ``ttm-champion`` asset alias.
+        """
         champion = Variable.get(CHAMPION_VARIABLE, None, deserialize_json=True)
         if champion is not None and champion["model_name"] == candidate:  # promoted by an earlier try
+            announce(candidate, accuracy, params, outlet_events)
             return [champion["replaced"]] if champion.get("replaced") else []
         if champion is not None and accuracy <= champion["accuracy"]:
             log.info(
@@ -148,7 +162,19 @@ with DAG(
         replaced = champion.get("model_name") if champion else None
         new = {"model_name": candidate, "accuracy": accuracy, "run_id": run_id, "replaced": replaced}
         Variable.set(CHAMPION_VARIABLE, new, serialize_json=True)
+        announce(candidate, accuracy, params, outlet_events)
         return [replaced] if replaced else []
+
+    def announce(candidate: str, accuracy: float, params: dict[str, Any] | None, outlet_events: Any) -> None:
+        """Announce a champion kept for serving: an event for its asset through ``ttm-champion``."""
+        if not (params or {}).get("keep_champion"):
+            return
+        hook = TuneTheModelHook()
+        host = connection_host(hook.settings.base_url)
+        asset = emit_model_event(outlet_events, CHAMPION_ALIAS, host, hook.get_model(candidate), accuracy)
+        log.info("Announced champion %s through asset alias %r.", asset.uri, CHAMPION_ALIAS)
+
+    # [END howto_ttm_announce_champion]
 
     @task
     def clean_up(candidate: str, params: dict[str, Any] | None = None) -> None:

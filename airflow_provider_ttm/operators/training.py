@@ -12,6 +12,7 @@ from airflow_provider_ttm.api import training
 from airflow_provider_ttm.api.datasets import Dataset, build_dataset
 from airflow_provider_ttm.api.statuses import has_training_started
 from airflow_provider_ttm.arguments import flag, is_resolved_later, positive_seconds, text
+from airflow_provider_ttm.operators.assets import ModelAssetMixin
 from airflow_provider_ttm.operators.base import (
     TuneTheModelWaitingOperator,
     default_model_name,
@@ -35,7 +36,7 @@ _DATA_PARAMS = ("train_data", "validation_data")
 _MAX_PREFIX = 256 - len(max(training.file_names(""), key=len))
 
 
-class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaitingOperator):
+class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, TuneTheModelWaitingOperator):
     """Train a model: upload a training and a validation set, bind them, fit; optionally wait for Ready.
 
     Each dataset is a mapping ``{"inputs": [...], "classes" | "outputs": [...]}``, a list of rows
@@ -55,6 +56,8 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
     model to train, ``input_column``, ``data_format``) and
     :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator` (waiting,
     ``ttm_conn_id``); its uploaded files are checked at most ``poll_interval`` apart, sooner at first.
+    With ``asset_alias`` (see :class:`~airflow_provider_ttm.operators.assets.ModelAssetMixin`) the
+    trained model is announced as an asset event.
 
     :param train_data: the training set. (templated)
     :param validation_data: the validation set. (templated)
@@ -147,11 +150,11 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
         model = self.hook.get_model(model_name)
         if has_training_started(model.status):
             self.log.info("Model %s is already %s; it is not trained again.", model_name, model.status)
-            return self._after_fit(context, model_name, [])
+            return self.announced(context, self._after_fit(context, model_name, []))
         model_type, num_classes = training.model_kind(model, model_type, num_classes)
         datasets = self._datasets(raw, model_type, num_classes)
         file_ids = self._upload_and_fit(context, model_name, model_type, datasets)
-        return self._after_fit(context, model_name, file_ids)
+        return self.announced(context, self._after_fit(context, model_name, file_ids))
 
     def _dataset(self, param: str, value: Any, model_type: str, num_classes: int | None) -> Dataset:
         return build_dataset(
@@ -225,7 +228,7 @@ class TuneTheModelTrainModelOperator(TuneTheModelDataOperator, TuneTheModelWaiti
             self.dataset_file_ids = tuple(file_ids)
             self._cleanup(list(file_ids), context)
         self.log.info("Model %s is Ready.", model["model_name"])
-        return str(model["model_name"])
+        return self.announced(context, str(model["model_name"]))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:
         """For OpenLineage: the datasets and the model (see :mod:`airflow_provider_ttm.lineage`).

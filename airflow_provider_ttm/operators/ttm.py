@@ -11,6 +11,7 @@ from airflow_provider_ttm.api.endpoints import MODEL_SPEC_FIELDS, ModelSpec
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
 from airflow_provider_ttm.arguments import flag, is_resolved_later, status_names
+from airflow_provider_ttm.operators.assets import ModelAssetMixin
 from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
     TuneTheModelWaitingOperator,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.lineage import Lineage
 
 
-class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOperator):
+class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTheModelWaitingOperator):
     """Create a classifier or generator; optionally wait until it is Ready.
 
     Returns the new model's id, so ``create.output`` feeds the next task. The id is also pushed to
@@ -41,7 +42,8 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     (``model_type``, ``name``, ``num_classes``, ``train_iters``, ``pretrained_model``), each
     templated; the others are those of
     :class:`~airflow_provider_ttm.operators.base.TuneTheModelWaitingOperator` (waiting,
-    ``ttm_conn_id``).
+    ``ttm_conn_id``), and ``asset_alias`` of :class:`~airflow_provider_ttm.operators.assets.ModelAssetMixin`
+    (announce the model as an asset event).
 
     :param name: by default ``<dag_id>.<task_id>.<run_id>[.<map_index>]``. (templated)
     """
@@ -84,7 +86,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
     def execute(self, context: Context) -> str:
         """Create the model (or resume the one an earlier try created) and return its id."""
         self.check_arguments(rendered=True)
-        self.model_id = str(self.execute_resumable(context))
+        self.model_id = self.announced(context, str(self.execute_resumable(context)))
         return self.model_id
 
     def submit_job(self, context: Context) -> str:
@@ -139,7 +141,7 @@ class TuneTheModelCreateModelOperator(ResumableJobMixin, TuneTheModelWaitingOper
         """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise."""
         model = ready_model(event, deadline_set_by=deadline_set_by)
         self.log.info("Model %s is Ready.", model["model_name"])
-        self.model_id = str(model["model_name"])
+        self.model_id = self.announced(context, str(model["model_name"]))
         return self.model_id
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:

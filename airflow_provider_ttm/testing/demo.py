@@ -5,6 +5,11 @@ the emulator on loopback, points ``ttm_default`` at it, migrates a throwaway SQL
 runs the DAGs side by side with ``airflow dags test`` (each on its own copy of the migrated SQLite
 database), prints what the provider did in each (models created, each status change with its time,
 deletions) and exits non-zero if a DAG failed or a model was left behind.
+
+``--asset-triggered CONSUMER=PRODUCER`` adds a second act: once PRODUCER is done, Airflow's
+scheduler runs on PRODUCER's database (see :mod:`airflow_provider_ttm.testing.asset_triggered`)
+and must start CONSUMER from PRODUCER's asset events; the models those events announced were kept
+for CONSUMER, and are deleted after it.
 """
 
 from __future__ import annotations
@@ -17,13 +22,26 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from airflow_provider_ttm.api import endpoints
+from airflow_provider_ttm.assets import model_id_from_uri
+from airflow_provider_ttm.testing.asset_triggered import (
+    SchedulerStage,
+    TriggeredRun,
+    provider_log_lines,
+    wait_for_run,
+)
 
 _PROVIDER_LINE = re.compile(
     r"^(?P<time>\S+)\s+\[\w+\s*\]\s+(?P<message>.*?)\s+\[(?P<logger>[^\]]*airflow_provider_ttm[^\]]*)\]"
 )
 DEMO_API_KEY = "ttm-demo-key-0123456789"
+#: What the demo's asset-triggered run must be (Airflow 3; the demo runs on the default line).
+ASSET_TRIGGERED = "asset_triggered"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         _airflow(["db", "migrate"], env, home / "db-migrate.log")
         confs = dict(item.split("=", 1) for item in args.conf)
         runs = [_start_dag(dag_id, env, home, confs.get(dag_id)) for dag_id in args.dag_ids]
-        _wait_all(runs)
-        failures = [run.dag_id for run in runs if not _report(run)]
+        consumer, _, producer = (args.asset_triggered or "").partition("=")
+        stage = (
+            SchedulerStage(_dag_env(env, home, producer), home, args.scheduler_timeout) if producer else None
+        )
+        try:
+            # The scheduler starts as soon as the producer is done, while the other DAGs still run.
+            _wait_all(runs, lambda run: _on_finished(run, stage, producer))
+            failures = [run.dag_id for run in runs if not _report(run)]
+            if stage and not _second_act(stage, home, consumer, producer, emulator.url):
+                failures.append(consumer)
+        finally:
+            if stage is not None:
+                stage.stop()
         leftovers = emulator.control.models()
     if leftovers:
         print(
@@ -53,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {', '.join(failures)} (full logs under {home})")
     if failures or leftovers:
         return 1
-    print(f"All {len(args.dag_ids)} DAG(s) succeeded and no model was left behind.")
+    print(
+        f"All {len(args.dag_ids) + bool(args.asset_triggered)} DAG(s) succeeded and no model was left behind."
+    )
     return 0
 
 
@@ -75,7 +106,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--poke-interval", type=float, default=1.0, help="TTM_EXAMPLE_POKE_INTERVAL for the example DAGs"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--asset-triggered",
+        metavar="CONSUMER=PRODUCER",
+        help="after PRODUCER (one of the DAGs), Airflow's scheduler must start CONSUMER from its asset events",
+    )
+    parser.add_argument(
+        "--scheduler-timeout", type=float, default=120.0, help="seconds allowed for the asset-triggered run"
+    )
+    args = parser.parse_args(argv)
+    if args.asset_triggered and args.asset_triggered.partition("=")[2] not in args.dag_ids:
+        parser.error("--asset-triggered needs CONSUMER=PRODUCER with PRODUCER among the DAGs to run")
+    return args
 
 
 def _airflow_env(home: Path, dags_folder: Path, poke_interval: float) -> dict[str, str]:
@@ -111,11 +153,15 @@ class _DagRun:
     finished: float | None = None
 
 
+def _dag_env(env: dict[str, str], home: Path, dag_id: str) -> dict[str, str]:
+    """The environment of the processes working on ``dag_id``'s own database."""
+    return {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / f'{dag_id}.db'}"}
+
+
 def _start_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -> _DagRun:
     """Start ``airflow dags test`` for one DAG on its own copy of the migrated database."""
-    database = home / f"{dag_id}.db"
-    shutil.copyfile(home / "airflow.db", database)
-    dag_env = {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"}
+    shutil.copyfile(home / "airflow.db", home / f"{dag_id}.db")
+    dag_env = _dag_env(env, home, dag_id)
     log_file = home / f"{dag_id}.log"
     airflow = Path(sys.executable).with_name("airflow")
     with log_file.open("wb") as log:
@@ -128,11 +174,12 @@ def _start_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -
     return _DagRun(dag_id, process, log_file, time.monotonic())
 
 
-def _wait_all(runs: list[_DagRun]) -> None:
+def _wait_all(runs: list[_DagRun], on_finished: Callable[[_DagRun], None]) -> None:
     while any(run.finished is None for run in runs):
         for run in runs:
             if run.finished is None and run.process.poll() is not None:
                 run.finished = time.monotonic()
+                on_finished(run)
         time.sleep(0.1)
 
 
@@ -148,6 +195,52 @@ def _report(run: _DagRun) -> bool:
     seconds = (run.finished or run.started) - run.started
     print(f"=== {run.dag_id} {verdict} in {seconds:.1f} s (log: {run.log_file}) ===")
     return succeeded
+
+
+def _on_finished(run: _DagRun, stage: SchedulerStage | None, producer: str) -> None:
+    """Start the scheduler stage as soon as the producer has succeeded."""
+    if stage is not None and run.dag_id == producer and run.process.returncode == 0:
+        stage.start()
+
+
+def _second_act(stage: SchedulerStage, home: Path, consumer: str, producer: str, emulator_url: str) -> bool:
+    """Wait for the consumer's run; check the producer's asset events started it; retire their models."""
+    print(f"\n=== {consumer}: started by Airflow's scheduler on {producer}'s database ===")
+    if stage.started is None:
+        print(f"=== {consumer} FAILED: {producer} failed, so nothing could start it ===")
+        return False
+    stage.wait_started()
+    run = wait_for_run(home / f"{producer}.db", consumer, stage.timeout)
+    for line in provider_log_lines(home / "logs", consumer, run.run_id or ""):
+        print(f"  {line}")
+    ok = _describe(run, producer)
+    for event in run.events:  # the announced models were kept for the consumer: retire them
+        model_id = model_id_from_uri(str(event["uri"]))
+        delete = endpoints.delete_model(model_id)
+        request = urllib.request.Request(
+            emulator_url + delete.path, method=delete.method, headers={"Authorization": DEMO_API_KEY}
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            print(f"  Deleted model {model_id}, kept by {producer} for {consumer}.")
+    verdict = "succeeded" if ok else "FAILED"
+    seconds = time.monotonic() - (stage.started or time.monotonic())
+    print(f"=== {consumer} {verdict} {seconds:.1f} s after {producer} (logs: {home}) ===")
+    return ok
+
+
+def _describe(run: TriggeredRun, producer: str) -> bool:
+    """Print how the run was started; True if ``producer``'s asset events started it and it succeeded."""
+    if run.run_id is None:
+        print("  The scheduler made no run (see the scheduler log).")
+        return False
+    print(f"  Run {run.run_id}: run_type {run.run_type}, state {run.state}, tasks {run.tasks}.")
+    for event in run.events:
+        print(
+            f"  Started by the asset event for {event['uri']} from {event['source_dag_id']} "
+            f"run {event['source_run_id']}, extra {event['extra']}."
+        )
+    from_producer = any(event["source_dag_id"] == producer for event in run.events)
+    return run.run_type == ASSET_TRIGGERED and run.state == "success" and from_producer
 
 
 if __name__ == "__main__":
