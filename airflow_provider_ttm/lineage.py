@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath
 from airflow.providers.openlineage.extractors import OperatorLineage
 
 from airflow_provider_ttm import data_files
+from airflow_provider_ttm.assets import SCHEME, connection_host
 
 if TYPE_CHECKING:
     from airflow_provider_ttm.operators.base import TuneTheModelBaseOperator
@@ -30,21 +31,17 @@ if TYPE_CHECKING:
 
 #: What the operators' ``get_openlineage_facets_on_complete`` return.
 Lineage = OperatorLineage[Dataset, RunFacet]
-SCHEME = "ttm"
 _LOCAL_SCHEMES = ("", "file", "local")
 
 
 def namespace(base_url: str) -> str:
     """``ttm://<host>[:<port>]``: the namespace of the models and files of the API at ``base_url``.
 
-    The host is lower case, as in the model's asset URI.
+    The host is the one of the model's asset URI (:func:`airflow_provider_ttm.assets.connection_host`).
 
     :param base_url: the connection's base URL, e.g. ``https://api.tunethemodel.com``.
     """
-    parts = urlsplit(base_url)
-    hostname = parts.hostname or ""
-    host = f"[{hostname}]" if ":" in hostname else hostname
-    return f"{SCHEME}://{host}" if parts.port is None else f"{SCHEME}://{host}:{parts.port}"
+    return f"{SCHEME}://{connection_host(base_url)}"
 
 
 def model_dataset(base_url: str, model_id: str, model_type: str | None = None) -> Dataset:
