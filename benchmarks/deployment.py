@@ -306,6 +306,7 @@ def run_one(
         "interval": interval,
         "run_state": run["state"],
         "holders": held,
+        "capacity": args.capacity,
         "defer_s": all_deferred - triggered,
         "window_s": window,
         "list_per_interval": lists / rounds,
@@ -455,7 +456,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for where, mode, color, style, marker in series:
         points = sorted((r["size"], r["requests_per_interval"]) for r in results[where] if r["mode"] == mode)
         if points:
-            label = f"{mode}, {'deployment (2 triggerers)' if where == 'deployment' else 'in process (1 event loop)'}"
+            label = f"{mode}, {'deployment' if where == 'deployment' else 'in process (one event loop)'}"
             axes.plot(*zip(*points, strict=True), style, color=color, marker=marker, label=label)
     sizes = sorted({r["size"] for where in ("deployment", "in_process") for r in results[where]})
     if sizes:
@@ -479,19 +480,21 @@ def render(results: dict[str, Any], plot_path: str) -> str:
     info = results["machine"]
     load_before, load_after = results["load"]
     interval = results["interval"]
+    commands = ", then ".join(f"`{command}`" for command in results.get("commands", [results["command"]]))
+    capacities = sorted({run.get("capacity", results["capacity"]) for run in results["deployment"]})
     lines = [
         START_MARK,
         "## 5. Deferred waits in a real distributed deployment",
         "",
-        f"Written by `make bench-deployment` (`{results['command']}`) on {info['date']}, in "
+        f"Written by `make bench-deployment` ({commands}) on {info['date']}, in "
         f"{results['duration_s'] / 60:.0f} minutes, on {info['cpus']} CPUs shared with other work "
         f"(load average before {_load(load_before)}, after {_load(load_after)}). Apache Airflow "
         f"{info['airflow']}. Every figure below is from that run; `benchmarks/deployment.json` holds them all.",
         "",
         "The deployment of `tests/e2e/distributed.py`: PostgreSQL, Redis, CeleryExecutor with two "
         "workers (4 slots each), two triggerers, scheduler, dag-processor and api-server, on loopback; "
-        f"`[triggerer] capacity` {results['capacity']} each (half the largest N, so that both hold "
-        "waits; Airflow's default is 1000, and with it the first triggerer took every wait), "
+        f"`[triggerer] capacity` {' or '.join(map(str, capacities))} each (half the largest N of "
+        "the command, so that both hold waits; Airflow's default is 1000), "
         "`ttm_default` in Airflow's database. One DAG run maps a task group over N models: a "
         f"deferrable `TuneTheModelModelReadySensor` (`poke_interval={interval:g}`, `coalesce=True` or "
         "`False`) followed by a task `after`. The emulator (its own process) notes the time of every "
@@ -519,7 +522,7 @@ def render(results: dict[str, Any], plot_path: str) -> str:
         "- **defer s**: from triggering the run until all N waits were deferred in a triggerer "
         "(each wait starts on a worker first: this is the workers' throughput).",
         "",
-        "| N | mode | requests / interval (list + status) | waits per triggerer | triggerer CPU | "
+        "| N | mode | requests / interval (list + status) | waits per triggerer (capacity) | triggerer CPU | "
         "triggerer RSS MB (growth) | DB transactions / s | DB rows read / s | DB rows written / s | "
         "DB connections (active) | Ready → `after` start p50 / p95 s | Ready → wait ends p50 / p95 s | "
         "defer s |",
@@ -539,7 +542,8 @@ def render(results: dict[str, Any], plot_path: str) -> str:
         )
         lines.append(
             f"| {r['size']} | {r['mode']} | {r['requests_per_interval']:.1f} "
-            f"({r['list_per_interval']:.1f} + {r['status_per_interval']:.1f}) | {spread} | "
+            f"({r['list_per_interval']:.1f} + {r['status_per_interval']:.1f}) | "
+            f"{spread} ({r.get('capacity', results['capacity'])}) | "
             f"{100 * r['triggerer_cpu_share']:.1f} % | {r['triggerer_rss_mb']:.0f} "
             f"({r['triggerer_rss_extra_mb']:+.0f}) | {r['db_xacts_per_s']:.1f} | {r['db_rows_read_per_s']:.0f} | "
             f"{r['db_rows_written_per_s']:.1f} | {r['db_connections']:.0f} ({r['db_active']}) | "
@@ -576,6 +580,25 @@ def write_section(readme: Path, section: str) -> None:
     readme.write_text(text)
 
 
+def merge(paths: list[str]) -> dict[str, Any]:
+    """The results of several invocations (``--json`` files) as one, the runs in order of N."""
+    parts = [json.loads(Path(path).read_text()) for path in paths]
+    merged = dict(parts[0])
+    merged["commands"] = [command for part in parts for command in part.get("commands", [part["command"]])]
+    runs = [
+        dict(run, capacity=run.get("capacity", part["capacity"]))
+        for part in parts
+        for run in part["deployment"]
+    ]
+    merged["deployment"] = sorted(runs, key=lambda run: (run["size"], MODES.index(run["mode"])))
+    in_process = [run for part in parts for run in part["in_process"]]
+    merged["in_process"] = sorted(in_process, key=lambda run: (run["size"], MODES.index(run["mode"])))
+    merged["idle"] = next((part["idle"] for part in parts if "idle" in part), None)
+    merged["duration_s"] = sum(part["duration_s"] for part in parts)
+    merged["load"] = [parts[0]["load"][0], parts[-1]["load"][1]]
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--waits", type=int, nargs="+", default=[10, 100, 1000], help="the Ns to run")
@@ -604,7 +627,9 @@ def main() -> int:
         "--in-process-waits", type=int, nargs="*", help="the Ns run in process (default: --waits; none: skip)"
     )
     parser.add_argument(
-        "--from-json", help="rewrite the section and plot from these results; measure nothing"
+        "--from-json",
+        nargs="+",
+        help="rewrite the section and plot from these results (several: merged into --json); measure nothing",
     )
     parser.add_argument("--json", default=str(HERE / "deployment.json"), help="write the results here")
     parser.add_argument("--output", default=str(HERE / "README.md"))
@@ -612,7 +637,9 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.from_json:
-        results = json.loads(Path(args.from_json).read_text())
+        results = merge(args.from_json)
+        if len(args.from_json) > 1:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     else:
         isolated_airflow_home()
         raise_open_file_limit()
