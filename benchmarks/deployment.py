@@ -481,6 +481,8 @@ def render(results: dict[str, Any], plot_path: str) -> str:
     load_before, load_after = results["load"]
     interval = results["interval"]
     commands = ", then ".join(f"`{command}`" for command in results.get("commands", [results["command"]]))
+    if "merged_by" in results:
+        commands += f", merged by `{results['merged_by']}`"
     capacities = sorted({run.get("capacity", results["capacity"]) for run in results["deployment"]})
     lines = [
         START_MARK,
@@ -528,14 +530,14 @@ def render(results: dict[str, Any], plot_path: str) -> str:
         "defer s |",
         "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    idle = results.get("idle")
-    if idle:
-        lines.append(
-            f"| 0 | idle | 0 | - | {100 * idle['triggerer_cpu_share']:.1f} % | {idle['triggerer_rss_mb']:.0f} | "
-            f"{idle['db_xacts_per_s']:.1f} | {idle['db_rows_read_per_s']:.0f} | "
-            f"{idle['db_rows_written_per_s']:.1f} | {idle['db_connections']:.0f} ({idle['db_active']}) | "
-            "- | - | - |"
-        )
+    for capacity, idle in results.get("idles", [[results["capacity"], results.get("idle")]]):
+        if idle:
+            lines.append(
+                f"| 0 | idle | 0 | - ({capacity}) | {100 * idle['triggerer_cpu_share']:.1f} % | "
+                f"{idle['triggerer_rss_mb']:.0f} | {idle['db_xacts_per_s']:.1f} | {idle['db_rows_read_per_s']:.0f} | "
+                f"{idle['db_rows_written_per_s']:.1f} | {idle['db_connections']:.0f} ({idle['db_active']}) | "
+                "- | - | - |"
+            )
     for r in results["deployment"]:
         spread = ", ".join(
             f"{name.removeprefix('triggerer-')}: {count}" for name, count in sorted(r["holders"].items())
@@ -585,6 +587,10 @@ def merge(paths: list[str]) -> dict[str, Any]:
     parts = [json.loads(Path(path).read_text()) for path in paths]
     merged = dict(parts[0])
     merged["commands"] = [command for part in parts for command in part.get("commands", [part["command"]])]
+    if len(parts) > 1:
+        merged["merged_by"] = " ".join(
+            ["python", "benchmarks/deployment.py", *map(shlex.quote, sys.argv[1:])]
+        )
     runs = [
         dict(run, capacity=run.get("capacity", part["capacity"]))
         for part in parts
@@ -593,7 +599,9 @@ def merge(paths: list[str]) -> dict[str, Any]:
     merged["deployment"] = sorted(runs, key=lambda run: (run["size"], MODES.index(run["mode"])))
     in_process = [run for part in parts for run in part["in_process"]]
     merged["in_process"] = sorted(in_process, key=lambda run: (run["size"], MODES.index(run["mode"])))
-    merged["idle"] = next((part["idle"] for part in parts if "idle" in part), None)
+    merged["idles"] = [
+        idle for part in parts for idle in part.get("idles", [[part["capacity"], part.get("idle")]])
+    ]
     merged["duration_s"] = sum(part["duration_s"] for part in parts)
     merged["load"] = [parts[0]["load"][0], parts[-1]["load"][1]]
     return merged
