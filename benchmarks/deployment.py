@@ -491,7 +491,7 @@ def render(results: dict[str, Any], plot_path: str) -> str:
         f"Written by `make bench-deployment` ({commands}) on {info['date']}, in "
         f"{results['duration_s'] / 60:.0f} minutes, on {info['cpus']} CPUs shared with other work "
         f"(load average before {_load(load_before)}, after {_load(load_after)}). Apache Airflow "
-        f"{info['airflow']}. Every figure below is from that run; `benchmarks/deployment.json` holds them all.",
+        f"{info['airflow']}. Every figure below was measured by these commands; `benchmarks/deployment.json` holds them all.",
         "",
         "The deployment of `tests/e2e/distributed.py`: PostgreSQL, Redis, CeleryExecutor with two "
         "workers (4 slots each), two triggerers, scheduler, dag-processor and api-server, on loopback; "
