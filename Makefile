@@ -42,7 +42,7 @@ XDIST := -n $(JOBS)
 # Each stage of `make test`, timed by .ci/stages (which prints the table at the end).
 STAGES := envs lint release-check unit docs integration e2e e2e-distributed $(foreach line,$(LINES),test-$(line)) e2e-3.0
 
-.PHONY: venv envs wheel dist release-check test check lint unit docs integration e2e e2e-distributed demo bench clean \
+.PHONY: venv envs wheel dist release-check test check lint unit docs integration e2e e2e-distributed demo bench bench-deployment clean \
 	$(foreach line,$(LINES),venv-$(line) test-$(line) integration-$(line)) e2e-3.0
 
 $(UV):
@@ -167,6 +167,17 @@ demo: venv
 # Waiting at scale, hook call cost and DAG parse cost, measured; rewrites benchmarks/README.md.
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
+
+# Deferred waits (N = 10, 100, 1000, coalesced and per-model) in the distributed deployment of the
+# e2e tests, with the in-process figures for the same N; rewrites the deployment section of
+# benchmarks/README.md, benchmarks/deployment.json and the plot benchmarks/deployment.png. Not in
+# `make test` nor CI (about an hour on 2 cores). matplotlib (requirements/bench.txt) only here.
+$(VENV)/.bench-installed: requirements/bench.txt $(VENV)/.installed | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c $(PINNED) -r requirements/bench.txt
+	touch $@
+
+bench-deployment: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/deployment.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(foreach line,$(LINES),.venv-$(line)) $(TOOLS) $(RELEASE) $(RELEASE_CHECK) dist build \

@@ -20,6 +20,7 @@ import hook_call_cost
 import import_cost
 import trigger_scale
 from _common import isolated_airflow_home, machine
+from deployment import END_MARK, START_MARK
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,7 +50,8 @@ def main() -> int:
         "duration_s": time.monotonic() - started,
         "interval": args.interval,
     }
-    Path(args.output).write_text(render(context, scale, calls, imports))
+    kept = _deployment_section(Path(args.output))
+    Path(args.output).write_text(render(context, scale, calls, imports) + kept)
     print(f"wrote {args.output} in {context['duration_s']:.0f} s", file=sys.stderr)
     return 0
 
@@ -151,6 +153,14 @@ between two ticks (reading the body, decoding the JSON and indexing the list inc
 most 50 ms (issue 11, B4; it was 0.45 to 0.53 s). Measured: **14 to 27 ms** longest stall over six
 runs (wall clock 13 to 46 ms). How: [`docs/scaling.md`](../docs/scaling.md#long-lists-the-event-loop-stays-free).
 """
+
+
+def _deployment_section(readme: Path) -> str:
+    """The section ``make bench-deployment`` wrote into the README, to keep as it is ("" if none)."""
+    text = readme.read_text() if readme.exists() else ""
+    if START_MARK not in text or END_MARK not in text:
+        return ""
+    return "\n" + START_MARK + text.split(START_MARK, 1)[1].split(END_MARK, 1)[0] + END_MARK + "\n"
 
 
 def _list_note(scale: list[dict[str, Any]]) -> str:
