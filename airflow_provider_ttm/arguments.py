@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from airflow.providers.common.compat.sdk import XComArg
-
 from airflow_provider_ttm.api.endpoints import shown
 from airflow_provider_ttm.api.statuses import ModelStatus
+from airflow_provider_ttm.version_compat import ResolveMixin
 
 #: The longest duration accepted (ten years): far beyond any wait, yet small enough that
 #: ``now + MAX_SECONDS`` is a valid ``datetime`` and a ``timedelta`` for Airflow (trigger timeouts,
@@ -25,10 +24,11 @@ MAX_CONN_ID_LENGTH = 250
 
 
 def is_resolved_later(value: object) -> bool:
-    """Whether ``value`` is only known at run time: a Jinja template or another task's output."""
+    """Whether ``value`` is only known at run time: a Jinja template, another task's output, or an
+    argument of a mapped task group."""
     if isinstance(value, str):
         return "{{" in value or "{%" in value
-    return isinstance(value, XComArg)
+    return isinstance(value, ResolveMixin)
 
 
 def positive_seconds(param: str, value: object, *, minimum: float = 0.0) -> float:

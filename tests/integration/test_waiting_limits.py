@@ -79,3 +79,23 @@ def test_execution_timeout_ends_a_deferred_wait(ttm_emulator, dag_runner, waitin
     ended = set(re.findall(r"Model (\w+) was not Ready by the deadline", result.output))
     if AIRFLOW_V_3_1_PLUS or not AIRFLOW_V_3_0_PLUS:  # 3.0's dags test does not print the task's error
         assert len(ended) == 2 and waiting_dags in ended, ended  # the sensor's model and the created one
+
+
+def test_waits_in_a_mapped_task_group_take_their_model_from_the_group(
+    ttm_emulator, dag_runner, waiting_dags, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = TuneTheModelHook()
+    models = [hook.create_model("classifier", num_classes=2).model_name for _ in range(2)]
+    for model_name in models:
+        ttm_emulator.control.force_status(model_name, "Ready")
+    monkeypatch.setenv("TTM_TEST_MODELS", ",".join(models))
+
+    result = dag_runner.run("ttm_test_mapped_task_group")
+
+    assert result.state == "success", result.output[-3000:]
+    assert result.task_states == {
+        "wait_then_delete.wait": ["success", "success"],
+        "wait_then_delete.delete": ["success", "success"],
+    }
+    live = {model["model_name"] for model in ttm_emulator.control.models()}
+    assert live == {waiting_dags}  # both models of the group deleted, the fixture's own one kept

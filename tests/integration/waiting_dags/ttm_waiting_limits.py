@@ -1,6 +1,8 @@
-"""Test-only DAGs: how a wait ends in reschedule mode and under an ``execution_timeout``.
+"""Test-only DAGs: how a wait ends in reschedule mode and under an ``execution_timeout``, and waits
+in a mapped task group.
 
-``TTM_TEST_MODEL`` names the model every wait is on; the test sets it, and the emulator's state.
+``TTM_TEST_MODEL`` names the model every wait is on (``TTM_TEST_MODELS``, comma-separated, those of
+the mapped task group); the test sets them, and the emulator's state.
 """
 
 from __future__ import annotations
@@ -8,12 +10,16 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.providers.common.compat.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG, task_group
 
-from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
+from airflow_provider_ttm.operators.ttm import (
+    TuneTheModelCreateModelOperator,
+    TuneTheModelDeleteModelOperator,
+)
 from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
 
 MODEL = os.environ.get("TTM_TEST_MODEL", "0" * 32)
+MODELS = os.environ.get("TTM_TEST_MODELS", "0" * 32).split(",")
 START = datetime(2026, 1, 1)
 
 with DAG("ttm_test_reschedule_errors", schedule=None, start_date=START, catchup=False):
@@ -50,3 +56,16 @@ with DAG("ttm_test_execution_timeout", schedule=None, start_date=START, catchup=
         timeout=3600,
         execution_timeout=timedelta(seconds=10),
     )
+
+
+with DAG("ttm_test_mapped_task_group", schedule=None, start_date=START, catchup=False):
+
+    @task_group
+    def wait_then_delete(model_name: str) -> None:
+        """One model's wait and deletion: ``model_name`` is a MappedArgument when the DAG is parsed."""
+        waited = TuneTheModelModelReadySensor(
+            task_id="wait", model_name=model_name, deferrable=True, poke_interval=0.5, timeout=120
+        )
+        waited >> TuneTheModelDeleteModelOperator(task_id="delete", model_name=model_name)
+
+    wait_then_delete.expand(model_name=MODELS)
