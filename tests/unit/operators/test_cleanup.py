@@ -10,6 +10,7 @@ import pytest
 import responses
 from support.fakes import API, FakeTaskInstance
 
+from airflow_provider_ttm.api.statuses import ModelStatus
 from airflow_provider_ttm.emulator import ManualClock
 from airflow_provider_ttm.exceptions import TuneTheModelServerError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -24,16 +25,7 @@ from airflow_provider_ttm.operators.cleanup import (
 DAY = 24 * 3600.0
 DELETE_ROUTE = "DELETE /v0/models/{id}/delete"
 MAX_AGE = timedelta(days=7)
-STATUSES = [
-    "Created",
-    "DatasetsLoaded",
-    "ReadyToFit",
-    "TrainRequested",
-    "InQueue",
-    "Training",
-    "Ready",
-    "FitFailed",
-]
+STATUSES = [status.value for status in ModelStatus]
 
 
 class Ages:
