@@ -162,7 +162,7 @@ test:
 demo: venv
 	$(BIN)/python -m airflow_provider_ttm.testing.demo --dags-folder dags \
 		--asset-triggered example_ttm_champion_consumer=example_ttm_nightly_retrain \
-		example_ttm_model_lifecycle example_ttm_deferrable example_ttm_nightly_retrain
+		example_ttm_model_lifecycle example_ttm_deferrable example_ttm_nightly_retrain example_ttm_maintenance
 
 # Waiting at scale, hook call cost and DAG parse cost, measured; rewrites benchmarks/README.md.
 bench: venv

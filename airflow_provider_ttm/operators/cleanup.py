@@ -223,12 +223,12 @@ class TuneTheModelCleanupOperator(TuneTheModelBaseOperator):
         named = f"names starting with {self.name_prefix!r}" if self.name_prefix else "the default names"
         reasons = ", ".join(f"{count} {why}" for why, count in sorted(kept.items()))
         self.log.info(
-            "Of %d models, %d have %s: %d older than %s to delete; kept %s.",
+            "Of %d models, %d have %s: %d unchanged for more than %s, to delete; kept %s.",
             len(models),
             len(expired) + kept.total(),
             named,
             len(expired),
-            self.max_age,
+            str(self.max_age).removesuffix(", 0:00:00"),  # "3 days", not "3 days, 0:00:00"
             reasons or "none",
         )
         if self.list_only:

@@ -233,7 +233,7 @@ def test_each_deletion_is_logged_with_id_name_age_and_status(ages, context, logs
         line.startswith(f"Deleted model {old} ({_name('a')}), 30 days, 0:00:") and line.endswith("FitFailed.")
         for line in lines
     ), lines
-    summary = "Of 3 models, 2 have the default names: 1 older than 7 days, 0:00:00 to delete; kept 1 in status Training."
+    summary = "Of 3 models, 2 have the default names: 1 unchanged for more than 7 days, to delete; kept 1 in status Training."
     assert summary in lines, lines
 
 
