@@ -51,9 +51,9 @@ def task_end_event(payload: dict[str, Any], *, skip_on_failure: bool, do_xcom_pu
     """The event that ends the task from the triggerer, read from the payload as a worker reads it.
 
     Ready: ``TaskSuccessEvent`` whose ``return_value`` XCom is the model's record, as
-    ``execute_complete`` returns it (none without ``do_xcom_push``). Any other end: ``TaskFailedEvent``, or ``TaskSkippedEvent``
-    with ``skip_on_failure`` when the training failed or the deadline passed (the ends a sensor's
-    ``soft_fail`` skips).
+    ``execute_complete`` returns it (none without ``do_xcom_push``). Any other end:
+    ``TaskFailedEvent``, or ``TaskSkippedEvent`` with ``skip_on_failure`` when the training failed
+    or the deadline passed (the ends a sensor's ``soft_fail`` skips).
 
     :param payload: the payload the trigger would yield for a worker to read.
     :param skip_on_failure: skip the task, instead of failing it, on a failed fit or the deadline.
