@@ -78,22 +78,40 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         do_xcom_push: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        # Checked here too (model_name is checked in run, which reports it as an event): Airflow
-        # and users build triggers directly, and a bad number would poll without pause or forever.
-        self.ttm_conn_id = arguments.text("ttm_conn_id", ttm_conn_id, max_length=arguments.MAX_CONN_ID_LENGTH)
+        # Kept as given and checked in run(), which ends a bad wait with an "error" event: the
+        # triggerer builds this class from arguments a deferred task stored, maybe with an earlier
+        # release, and a check tightened since must end that wait clearly, not fail to load it.
+        self.ttm_conn_id = ttm_conn_id
         self.model_name = model_name
-        self.poll_interval = arguments.poll_interval_seconds("poll_interval", poll_interval)
-        self.deadline = arguments.epoch_seconds("deadline", deadline)
-        self.max_consecutive_errors = whole_number(
-            "max_consecutive_errors", max_consecutive_errors, minimum=0
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+        self.max_consecutive_errors = max_consecutive_errors
+        self.strict = strict
+        self.started_at = started_at
+        self.coalesce = coalesce
+        self.errors_in_a_row = errors_in_a_row
+        self.end_from_trigger = end_from_trigger
+        self.skip_on_failure = skip_on_failure
+        self.do_xcom_push = do_xcom_push
+
+    def _check_arguments(self) -> None:
+        """Check every argument (``run`` does it first), keeping each number as the check returns it.
+
+        :raises ValueError: naming the first argument that is not as documented.
+        """
+        self.ttm_conn_id = arguments.text(
+            "ttm_conn_id", self.ttm_conn_id, max_length=arguments.MAX_CONN_ID_LENGTH
         )
-        self.strict = arguments.flag("strict", strict)
-        self.started_at = arguments.epoch_seconds("started_at", started_at)
-        self.coalesce = arguments.flag("coalesce", coalesce)
-        self.errors_in_a_row = whole_number("errors_in_a_row", errors_in_a_row, minimum=0)
-        self.end_from_trigger = arguments.flag("end_from_trigger", end_from_trigger)
-        self.skip_on_failure = arguments.flag("skip_on_failure", skip_on_failure)
-        self.do_xcom_push = arguments.flag("do_xcom_push", do_xcom_push)
+        validate_model_name(self.model_name)
+        self.poll_interval = arguments.poll_interval_seconds("poll_interval", self.poll_interval)
+        self.deadline = arguments.epoch_seconds("deadline", self.deadline)
+        self.max_consecutive_errors = whole_number(
+            "max_consecutive_errors", self.max_consecutive_errors, minimum=0
+        )
+        self.started_at = arguments.epoch_seconds("started_at", self.started_at)
+        self.errors_in_a_row = whole_number("errors_in_a_row", self.errors_in_a_row, minimum=0)
+        for name in ("strict", "coalesce", "end_from_trigger", "skip_on_failure", "do_xcom_push"):
+            arguments.flag(name, getattr(self, name))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-primitive arguments (no secret: the key stays in the connection).
@@ -126,6 +144,13 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         The deadline bounds the whole wait, the first reading included, whatever the network does:
         a stalled reply, or a stalled list shared with other waits, cannot hold the event back.
         """
+        try:
+            self._check_arguments()
+        except ValueError as error:
+            yield self._event(
+                self._payload("error", None, f"Cannot wait on model {self.model_name}: {error}")
+            )
+            return
         watch = StatusWatch(
             self.model_name,
             started_at=self.started_at or time.time(),
@@ -133,13 +158,6 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
             max_consecutive_errors=self.max_consecutive_errors,
             errors_in_a_row=self.errors_in_a_row,
         )
-        try:
-            validate_model_name(self.model_name)
-        except ValueError as error:
-            yield self._event(
-                self._payload("error", None, f"Cannot wait on model {self.model_name}: {error}")
-            )
-            return
         time_left = None if self.deadline is None else self.deadline - time.time()
         try:
             payload = await asyncio.wait_for(self._open_and_wait(watch), time_left)
@@ -200,9 +218,11 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
 
     def _event(self, payload: dict[str, Any]) -> TriggerEvent:
         """The payload for a worker to read, or, with ``end_from_trigger``, the event ending the task."""
-        if not self.end_from_trigger:
+        if self.end_from_trigger is not True:  # also when a stored value failed its check
             return TriggerEvent(payload)
-        event = task_end_event(payload, skip_on_failure=self.skip_on_failure, do_xcom_push=self.do_xcom_push)
+        event = task_end_event(
+            payload, skip_on_failure=self.skip_on_failure is True, do_xcom_push=self.do_xcom_push is not False
+        )
         level = logging.INFO if payload["status"] == "success" else logging.ERROR
         self.log.log(level, "%s Ending the task from the triggerer: %s.", payload["message"], event.payload)
         return event

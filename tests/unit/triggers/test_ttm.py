@@ -125,9 +125,11 @@ def test_serialized_end_from_trigger_is_off_for_triggers_serialized_before_it() 
 
 
 @pytest.mark.parametrize("name", ["end_from_trigger", "skip_on_failure", "do_xcom_push"])
-def test_end_flags_must_be_booleans(name) -> None:
-    with pytest.raises(ValueError, match=name):
-        TuneTheModelModelStatusTrigger("ttm_default", "abc123", **{name: "no"})
+def test_end_flags_must_be_booleans(ttm_emulator, name) -> None:
+    event = asyncio.run(_only_event(TuneTheModelModelStatusTrigger("ttm_default", "abc123", **{name: "no"})))
+    assert type(event) is TriggerEvent
+    assert event.payload["status"] == "error"
+    assert f"{name} must be True or False" in event.payload["message"]
 
 
 def test_end_from_trigger_succeeds_the_task_with_the_record_a_worker_would_return(
