@@ -166,6 +166,42 @@ def first_reschedule_date(context: Context) -> datetime | None:
     )
 
 
+def task_instance_state(dag_id: str, task_id: str, run_id: str, map_index: int) -> str | None:
+    """A task instance's state as Airflow's database holds it now (blocking), or None if it has none.
+
+    Airflow 3 asks through the task's (or the triggerer's) supervisor, as ``get_task_states`` does;
+    Airflow 2.11 reads its database.
+
+    :param dag_id: the DAG's id.
+    :param task_id: the task's id.
+    :param run_id: the DAG run's id.
+    :param map_index: the map index (-1 for an unmapped task).
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        states = RuntimeTaskInstance.get_task_states(
+            dag_id=dag_id, task_ids=[task_id], run_ids=[run_id], map_index=map_index
+        )
+        key = task_id if map_index < 0 else f"{task_id}_{map_index}"
+        state = (states.get(run_id) or {}).get(key)
+        return None if state is None else str(state)
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        state = session.scalar(
+            select(TaskInstance.state).where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.task_id == task_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.map_index == map_index,
+            )
+        )
+    return None if state is None else str(state)
+
+
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_1_PLUS",
@@ -183,5 +219,6 @@ __all__ = [
     "ensure_alias_recorded",
     "first_reschedule_date",
     "get_base_airflow_version_tuple",
+    "task_instance_state",
     "task_state_store",
 ]

@@ -97,6 +97,7 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
         strict: bool,
         watch: StatusWatch | None = None,
         deadline: float | None = None,
+        delete_on_kill: bool = False,
     ) -> TuneTheModelModelStatusTrigger:
         """The trigger that waits until ``model_name`` is Ready, on this task's connection and settings.
 
@@ -105,6 +106,8 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
         :param strict: fail on a status this provider does not know instead of waiting on.
         :param watch: the wait so far (its start, failed checks in a row), when a worker began it.
         :param deadline: when to give up (seconds since the epoch), or None.
+        :param delete_on_kill: this try started the model's training: the trigger's ``on_kill``
+            may stop it (see :mod:`airflow_provider_ttm.kill`).
         """
         from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 
@@ -118,15 +121,22 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
             started_at=None if watch is None else watch.started_at,
             coalesce=self.coalesce,
             errors_in_a_row=0 if watch is None else watch.errors_in_a_row,
+            delete_on_kill=delete_on_kill,
         )
 
     def defer_wait(
-        self, context: Context, watch: StatusWatch, *, poll_interval: float, wait_timeout: float
+        self,
+        context: Context,
+        watch: StatusWatch,
+        *,
+        poll_interval: float,
+        wait_timeout: float,
+        delete_on_kill: bool = False,
     ) -> NoReturn:
         """Defer to a status trigger until the model is Ready.
 
-        The task resumes in ``execute_complete(context, event, deadline_set_by)``, which reads the
-        event with :func:`ready_model`. The trigger's deadline is the earlier of now +
+        The task resumes in ``execute_complete(context, event, deadline_set_by)`` (plus
+        ``delete_on_kill=True`` when given), which reads the event with :func:`ready_model`. The trigger's deadline is the earlier of now +
         ``wait_timeout`` and :func:`execution_deadline`; when it is the latter, ``deadline_set_by``
         is ``"execution_timeout"``, so the end of the wait fails as a task timeout.
 
@@ -134,6 +144,8 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
         :param watch: the wait so far: its model, start, strictness and failed checks in a row.
         :param poll_interval: seconds between status checks.
         :param wait_timeout: the wait's own timeout in seconds.
+        :param delete_on_kill: this try started the model's training: a kill may stop it, in the
+            triggerer (the trigger's ``on_kill``) or after ``execution_timeout`` (the worker's).
         """
         now = time.time()
         deadline, set_by = now + wait_timeout, "timeout"
@@ -152,9 +164,11 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
                 strict=watch.strict,
                 watch=watch,
                 deadline=deadline,
+                delete_on_kill=delete_on_kill,
             ),
             method_name="execute_complete",
-            kwargs={"deadline_set_by": set_by},
+            # delete_on_kill only when set: what an earlier release stored stays what it resumes with
+            kwargs={"deadline_set_by": set_by, **({"delete_on_kill": True} if delete_on_kill else {})},
             timeout=timedelta(seconds=deadline - now) + DEFER_TIMEOUT_GRACE,
         )
 
@@ -184,14 +198,25 @@ class TuneTheModelWaitingOperator(TuneTheModelDeferrableOperator):
         self.poll_interval = poll_interval_seconds("poll_interval", poll_interval)
         self.wait_timeout = positive_seconds("timeout", timeout)
 
-    def wait_until_ready(self, context: Context, model_name: str) -> None:
-        """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead."""
+    def wait_until_ready(self, context: Context, model_name: str, *, delete_on_kill: bool = False) -> None:
+        """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead.
+
+        :param context: the task's context.
+        :param model_name: the model's id.
+        :param delete_on_kill: this try started the model's training (see ``defer_wait``).
+        """
         if self.deferrable:
             self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
             watch = StatusWatch(
                 model_name, started_at=time.time(), max_consecutive_errors=self.max_consecutive_errors
             )
-            self.defer_wait(context, watch, poll_interval=self.poll_interval, wait_timeout=self.wait_timeout)
+            self.defer_wait(
+                context,
+                watch,
+                poll_interval=self.poll_interval,
+                wait_timeout=self.wait_timeout,
+                delete_on_kill=delete_on_kill,
+            )
         self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
 
 

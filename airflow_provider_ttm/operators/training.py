@@ -20,6 +20,7 @@ from airflow_provider_ttm.operators.base import (
     ready_model,
 )
 from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
+from airflow_provider_ttm.operators.kill import StopsItsTrainingOnKill
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,7 +37,9 @@ _DATA_PARAMS = ("train_data", "validation_data")
 _MAX_PREFIX = 256 - len(max(training.file_names(""), key=len))
 
 
-class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, TuneTheModelWaitingOperator):
+class TuneTheModelTrainModelOperator(
+    StopsItsTrainingOnKill, ModelAssetMixin, TuneTheModelDataOperator, TuneTheModelWaitingOperator
+):
     """Train a model: upload a training and a validation set, bind them, fit; optionally wait for Ready.
 
     Each dataset is a mapping ``{"inputs": [...], "classes" | "outputs": [...]}``, a list of rows
@@ -48,7 +51,10 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
     files' presigned URLs without the API key.
 
     Safe to retry: a model that is already training or Ready is not fitted again, and a fit whose
-    reply is lost is checked before it is sent again. Returns the model's id, so ``train.output``
+    reply is lost is checked before it is sent again. When the task is marked failed, or its
+    ``execution_timeout`` ends its last try, while it waits for a fit it requested in this try, the
+    model is deleted, since TTM cannot cancel a training otherwise; mark success and clear keep it
+    (see :class:`~airflow_provider_ttm.operators.kill.StopsItsTrainingOnKill`, ``docs/deferrable.md``). Returns the model's id, so ``train.output``
     feeds an inference task.
 
     Besides these, it takes the arguments of
@@ -154,6 +160,7 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
         model_type, num_classes = training.model_kind(model, model_type, num_classes)
         datasets = self._datasets(raw, model_type, num_classes)
         file_ids = self._upload_and_fit(context, model_name, model_type, datasets)
+        self.training_started(context, model_name)
         return self.announced(context, self._after_fit(context, model_name, file_ids))
 
     def _dataset(self, param: str, value: Any, model_type: str, num_classes: int | None) -> Dataset:
@@ -205,19 +212,32 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
                 self.log.info("The dataset files are kept while the model trains.")
             return model_name
         try:
-            self.wait_until_ready(context, model_name)
+            self.wait_until_ready(context, model_name, delete_on_kill=self._started is not None)
         except TaskDeferred:
             raise  # the wait goes on in the triggerer; execute_complete cleans the files up
         except BaseException:
             self._cleanup(file_ids, context)
             raise
+        self.training_ended()
         self._cleanup(file_ids, context)
         return model_name
 
     def execute_complete(
-        self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
+        self,
+        context: Context,
+        event: dict[str, Any],
+        deadline_set_by: str | None = None,
+        delete_on_kill: bool = False,
     ) -> str:
-        """After the trigger's event (see ``defer_wait``): the model's id if Ready, else raise; clean up."""
+        """After the trigger's event (see ``defer_wait``): the model's id if Ready, else raise; clean up.
+
+        :param context: the task's context.
+        :param event: the trigger's event.
+        :param deadline_set_by: what set the wait's deadline.
+        :param delete_on_kill: this try requested the fit (an ``execution_timeout`` may stop it).
+        """
+        if delete_on_kill is True:
+            self.training_started(context, self.model_name)
         try:
             model = ready_model(event, self.model_name, deadline_set_by=deadline_set_by)
         finally:
@@ -227,6 +247,7 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
             )
             self.dataset_file_ids = tuple(file_ids)
             self._cleanup(list(file_ids), context)
+        self.training_ended()
         self.log.info("Model %s is Ready.", model["model_name"])
         return self.announced(context, str(model["model_name"]))
 

@@ -11,6 +11,7 @@ from airflow_provider_ttm.api.endpoints import MODEL_SPEC_FIELDS, ModelSpec
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
 from airflow_provider_ttm.arguments import flag, is_resolved_later, status_names
+from airflow_provider_ttm.exceptions import TuneTheModelError
 from airflow_provider_ttm.operators.assets import ModelAssetMixin
 from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
@@ -19,6 +20,7 @@ from airflow_provider_ttm.operators.base import (
     keep_arguments,
     ready_model,
 )
+from airflow_provider_ttm.operators.kill import StopsItsTrainingOnKill
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     from airflow_provider_ttm.lineage import Lineage
 
 
-class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTheModelWaitingOperator):
+class TuneTheModelCreateModelOperator(
+    StopsItsTrainingOnKill, ModelAssetMixin, ResumableJobMixin, TuneTheModelWaitingOperator
+):
     """Create a classifier or generator; optionally wait until it is Ready.
 
     Returns the new model's id, so ``create.output`` feeds the next task. The id is also pushed to
@@ -37,6 +41,11 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
     3.3 it resumes the model it created (``task_state_store``), and by default the model is named
     after the task instance, so the hook can also recognise its own model when a create reply is
     lost. Giving your own ``name`` keeps that protection within one try.
+
+    When the task is marked failed, or its ``execution_timeout`` ends its last try, while it waits
+    for Ready, the model it created in this try is deleted (TTM cannot cancel a training otherwise);
+    mark success and clear keep it, and so does every kill of a try that resumed a model (see
+    :class:`~airflow_provider_ttm.operators.kill.StopsItsTrainingOnKill`, ``docs/deferrable.md``).
 
     The model's arguments are the fields of :class:`~airflow_provider_ttm.api.endpoints.ModelSpec`
     (``model_type``, ``name``, ``num_classes``, ``train_iters``, ``pretrained_model``), each
@@ -96,6 +105,7 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         if adopt_existing:
             arguments["name"] = default_model_name(context)
         spec = ModelSpec(**arguments)
+        earlier = adopt_existing and self._made_by_an_earlier_try(str(spec.name))
         record = self.hook.create_model(spec, adopt_existing=adopt_existing)
         self.log.info(
             "Created %s %s (name %r), status %s.",
@@ -106,7 +116,17 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         )
         context["ti"].xcom_push(key="return_value", value=record.model_name)
         self.model_id = record.model_name
+        if not earlier:
+            self.training_started(context, record.model_name)
         return record.model_name
+
+    def _made_by_an_earlier_try(self, name: str) -> bool:
+        """Whether a model named ``name`` (this task instance's default name) exists, to be resumed;
+        True when that cannot be known (a kill then keeps the model)."""
+        try:
+            return any(model.user_name == name and not model.has_failed for model in self.hook.list_models())
+        except TuneTheModelError:
+            return True
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """The model's status, for resuming after a retry."""
@@ -127,8 +147,10 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         """
         model_name = str(external_id)
         if not self.wait_for_ready:
+            self.training_ended()
             return model_name
-        self.wait_until_ready(context, model_name)
+        self.wait_until_ready(context, model_name, delete_on_kill=self._started is not None)
+        self.training_ended()
         return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
@@ -136,10 +158,23 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         return str(external_id)
 
     def execute_complete(
-        self, context: Context, event: dict[str, Any], deadline_set_by: str | None = None
+        self,
+        context: Context,
+        event: dict[str, Any],
+        deadline_set_by: str | None = None,
+        delete_on_kill: bool = False,
     ) -> str:
-        """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise."""
+        """After the trigger's event (see ``defer_wait``): the model's id if it is Ready, else raise.
+
+        :param context: the task's context.
+        :param event: the trigger's event.
+        :param deadline_set_by: what set the wait's deadline.
+        :param delete_on_kill: this try created the model (an ``execution_timeout`` may stop it).
+        """
+        if delete_on_kill is True and isinstance(event, dict) and event.get("model_name"):
+            self.training_started(context, str(event["model_name"]))
         model = ready_model(event, deadline_set_by=deadline_set_by)
+        self.training_ended()
         self.log.info("Model %s is Ready.", model["model_name"])
         self.model_id = self.announced(context, str(model["model_name"]))
         return self.model_id

@@ -14,8 +14,11 @@ from airflow_provider_ttm import arguments
 from airflow_provider_ttm.api.endpoints import validate_model_name, whole_number
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
 from airflow_provider_ttm.exceptions import TuneTheModelError
+from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.kill import TRIGGER_KILL_SECONDS, abounded, astop_training, kill_verdict
 from airflow_provider_ttm.triggers.events import task_end_event
 from airflow_provider_ttm.triggers.poller import open_status_feed
+from airflow_provider_ttm.version_compat import task_instance_state
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -60,6 +63,10 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         ``TaskFailedEvent`` when the training failed or the deadline passed (a sensor's ``soft_fail``).
     :param do_xcom_push: with ``end_from_trigger``, push the Ready model's record as XCom (a task's
         ``do_xcom_push``).
+    :param delete_on_kill: the deferred task started this model's training in this try: when the
+        user marks the task failed (Airflow 3.3+ runs ``on_kill``), delete the model unless it is
+        Ready or FitFailed (see :mod:`airflow_provider_ttm.kill`). False (a sensor, a model the task
+        did not start, a trigger stored by an earlier release) never deletes.
     """
 
     def __init__(
@@ -76,6 +83,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         end_from_trigger: bool = False,
         skip_on_failure: bool = False,
         do_xcom_push: bool = True,
+        delete_on_kill: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         # Kept as given and checked in run(), which ends a bad wait with an "error" event: the
@@ -93,6 +101,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         self.end_from_trigger = end_from_trigger
         self.skip_on_failure = skip_on_failure
         self.do_xcom_push = do_xcom_push
+        self.delete_on_kill = delete_on_kill
 
     def _check_arguments(self) -> None:
         """Check every argument (``run`` does it first), keeping each number as the check returns it.
@@ -110,7 +119,14 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
         )
         self.started_at = arguments.epoch_seconds("started_at", self.started_at)
         self.errors_in_a_row = whole_number("errors_in_a_row", self.errors_in_a_row, minimum=0)
-        for name in ("strict", "coalesce", "end_from_trigger", "skip_on_failure", "do_xcom_push"):
+        for name in (
+            "strict",
+            "coalesce",
+            "end_from_trigger",
+            "skip_on_failure",
+            "do_xcom_push",
+            "delete_on_kill",
+        ):
             arguments.flag(name, getattr(self, name))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -135,6 +151,7 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                 "end_from_trigger": self.end_from_trigger,
                 "skip_on_failure": self.skip_on_failure,
                 "do_xcom_push": self.do_xcom_push,
+                "delete_on_kill": self.delete_on_kill,
             },
         )
 
@@ -202,6 +219,39 @@ class TuneTheModelModelStatusTrigger(BaseTrigger):
                     )
                 if outcome is WaitOutcome.FAILED:
                     return self._payload("failed", record.status, message or f"Model is {record.status}.")
+
+    async def on_kill(self) -> None:
+        """The user acted on the deferred task (Airflow 3.3+): stop its training if it was marked failed.
+
+        Airflow does not say which action it was (mark failed, mark success or clear): the task
+        instance's state, read now, does. Only a trigger whose task started the training in this
+        try (``delete_on_kill``) deletes, only a model still training, all within
+        ``TRIGGER_KILL_SECONDS``; what it did is logged, and nothing is raised.
+        """
+        if self.delete_on_kill is not True:
+            self.log.info("Task killed; model %s was not started by it: kept.", self.model_name)
+            return
+        await abounded(
+            self._stop_if_marked_failed(), TRIGGER_KILL_SECONDS, f"Stopping model {self.model_name}", self.log
+        )
+
+    async def _stop_if_marked_failed(self) -> None:
+        ti = self.task_instance
+        state = None
+        try:
+            if ti is not None:
+                state = await asyncio.to_thread(
+                    task_instance_state, ti.dag_id, ti.task_id, ti.run_id, ti.map_index
+                )
+        except Exception as error:  # unknown: keep the model
+            self.log.warning("Could not read the task instance's state: %s", type(error).__name__)
+        verdict = kill_verdict(timed_out=False, retry_follows=False, state=state)
+        if not verdict.stop:
+            self.log.info("Task killed: model %s is kept, as %s.", self.model_name, verdict.reason)
+            return
+        await astop_training(
+            TuneTheModelHook(ttm_conn_id=self.ttm_conn_id), self.model_name, verdict.reason, self.log
+        )
 
     def _payload(
         self, status: str, model_status: str | None, message: str, record: ModelRecord | None = None

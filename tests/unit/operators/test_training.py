@@ -136,7 +136,9 @@ def test_deferrable_wait_hands_over_to_the_status_trigger(fast, context) -> None
     trigger = deferred.value.trigger
     assert isinstance(trigger, TuneTheModelModelStatusTrigger)
     assert (trigger.model_name, trigger.poll_interval) == (model_name, 5)
-    assert deferred.value.kwargs == {"deadline_set_by": "timeout"}
+    # this try started the training: the trigger and the resumed task may stop it on a kill
+    assert deferred.value.kwargs == {"deadline_set_by": "timeout", "delete_on_kill": True}
+    assert trigger.delete_on_kill is True
     time_left = trigger.deadline - time.time()
     assert timedelta(hours=3) - timedelta(minutes=1) < timedelta(seconds=time_left) <= timedelta(hours=3)
     assert abs(deferred.value.timeout - DEFER_TIMEOUT_GRACE - timedelta(seconds=time_left)) < timedelta(

@@ -105,7 +105,9 @@ def test_deferrable_wait_defers_with_the_timeout(ttm_emulator, context) -> None:
     assert trigger.model_name == context["ti"].xcoms["return_value"]
     assert trigger.poll_interval == 5
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.kwargs == {"deadline_set_by": "timeout"}
+    # this try started the training: the trigger and the resumed task may stop it on a kill
+    assert deferred.value.kwargs == {"deadline_set_by": "timeout", "delete_on_kill": True}
+    assert trigger.delete_on_kill is True
     time_left = trigger.deadline - time.time()
     assert timedelta(hours=2) - timedelta(minutes=1) < timedelta(seconds=time_left) <= timedelta(hours=2)
     assert abs(deferred.value.timeout - DEFER_TIMEOUT_GRACE - timedelta(seconds=time_left)) < timedelta(

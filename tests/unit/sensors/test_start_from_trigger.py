@@ -67,6 +67,7 @@ def test_the_trigger_starts_with_the_sensor_arguments_and_no_key() -> None:
         "end_from_trigger": True,  # the trigger ends the task: no worker resumes it
         "skip_on_failure": False,
         "do_xcom_push": True,
+        "delete_on_kill": False,  # the sensor never started the model's training: never deletes it
     }
     # The triggerer builds the trigger from exactly these arguments.
     assert TuneTheModelModelStatusTrigger(**args.trigger_kwargs).serialize() == (
