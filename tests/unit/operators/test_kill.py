@@ -1,0 +1,341 @@
+"""``on_kill`` of the create and train operators and the sensor, on the worker, against the emulator.
+
+Each test kills a task the way Airflow does: ``on_kill`` from another thread while the task waits in
+``execute`` (Airflow calls it from the SIGTERM handler, after the supervisor learnt that the user
+changed the task instance's state), or inside the ``except AirflowTaskTimeout`` of Airflow's own
+``timeout`` (``execution_timeout``). What the task instance's state reads as at that moment is what
+the user did: ``failed`` (mark failed), ``success`` (mark success), ``restarting`` (clear of a
+running task), ``running`` (the worker shutting down).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, timeout
+from support.datasets import columns, rows
+
+from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
+from airflow_provider_ttm.kill import WORKER_KILL_SECONDS
+from airflow_provider_ttm.operators import kill as kill_module
+from airflow_provider_ttm.operators.base import EXECUTION_TIMEOUT
+from airflow_provider_ttm.operators.training import TuneTheModelTrainModelOperator
+from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
+from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
+
+
+class TaskState:
+    """What ``task_instance_state`` reads when the kill is handled (an exception: it cannot be read)."""
+
+    def __init__(self) -> None:
+        self.value: str | Exception | None = "running"
+        self.reads: list[tuple[str, str, str, int]] = []
+
+    def read(self, dag_id: str, task_id: str, run_id: str, map_index: int) -> str | None:
+        self.reads.append((dag_id, task_id, run_id, map_index))
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+@pytest.fixture
+def ti_state(monkeypatch: pytest.MonkeyPatch) -> TaskState:
+    state = TaskState()
+    monkeypatch.setattr(kill_module, "task_instance_state", state.read)
+    return state
+
+
+class Waiting:
+    """``execute`` running in a thread, as a poke-mode task waits in its worker."""
+
+    def __init__(self, run: Callable[[], Any]) -> None:
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self._thread = threading.Thread(target=self._run, args=(run,), daemon=True)
+        self._thread.start()
+
+    def _run(self, run: Callable[[], Any]) -> None:
+        try:
+            self.result = run()
+        except BaseException as error:
+            self.error = error
+
+    def join(self) -> None:
+        self._thread.join(30)
+        assert not self._thread.is_alive()
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, "the task never started waiting"
+        time.sleep(0.02)
+
+
+def _models(ttm_emulator) -> dict[str, str]:
+    return {model["model_name"]: model["status"] for model in ttm_emulator.control.models()}
+
+
+def _create(**kwargs: Any) -> TuneTheModelCreateModelOperator:
+    kwargs.setdefault("poll_interval", 0.05)
+    return TuneTheModelCreateModelOperator(
+        task_id="create", model_type="classifier", num_classes=2, wait_for_ready=True, **kwargs
+    )
+
+
+def _waiting_create(operator, context) -> tuple[Waiting, str]:
+    waiting = Waiting(lambda: operator.execute(context))
+    _until(lambda: operator._started is not None or waiting.error is not None)
+    assert waiting.error is None
+    return waiting, context["ti"].xcoms["return_value"]
+
+
+def test_mark_failed_deletes_the_model_the_try_created(ttm_emulator, context, ti_state, logs) -> None:
+    operator = _create()
+    waiting, model_name = _waiting_create(operator, context)
+    ti_state.value = "failed"
+
+    operator.on_kill()
+
+    assert model_name not in _models(ttm_emulator)
+    assert ttm_emulator.control.deleted_models == 1
+    assert ti_state.reads == [("demo_dag", "create", "manual__2026-11-26T00:00:00+00:00", -1)]
+    assert any("Deleted model" in line and "marked failed" in line for line in logs.messages())
+    waiting.join()  # the wait ends on the deleted model
+    assert waiting.error is not None
+    assert ttm_emulator.api_key not in logs.everything()
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["success", "restarting", "running", None, RuntimeError("supervisor gone")],
+    ids=["mark-success", "clear", "worker-shutdown", "no-state", "unreadable"],
+)
+def test_every_other_kill_keeps_the_model(ttm_emulator, context, ti_state, logs, state) -> None:
+    operator = _create()
+    waiting, model_name = _waiting_create(operator, context)
+    ti_state.value = state
+
+    operator.on_kill()
+
+    assert model_name in _models(ttm_emulator)
+    assert ttm_emulator.control.deleted_models == 0
+    assert any("is kept" in line for line in logs.messages())
+    ttm_emulator.control.force_status(model_name, "Ready")
+    waiting.join()
+    assert waiting.result == model_name
+
+
+def test_a_model_already_ready_is_never_deleted(ttm_emulator, context, ti_state) -> None:
+    operator = _create()
+    operator.submit_job(context)  # created, about to wait
+    model_name = context["ti"].xcoms["return_value"]
+    ttm_emulator.control.force_status(model_name, "Ready")
+    ti_state.value = "failed"
+
+    operator.on_kill()
+
+    assert _models(ttm_emulator) == {model_name: "Ready"}
+
+
+def test_a_model_an_earlier_try_created_is_kept(ttm_emulator, context, ti_state) -> None:
+    del context["task_state_store"]  # resumed by its default name, as without a state store
+    first = _create()
+    first.submit_job(context)
+    model_name = context["ti"].xcoms["return_value"]
+    retry = _create()
+    assert retry.submit_job(context) == model_name  # the retry resumes it
+    ti_state.value = "failed"
+
+    retry.on_kill()
+
+    assert model_name in _models(ttm_emulator)
+    assert ti_state.reads == []  # nothing to decide: this try started nothing
+
+
+def test_the_sensor_never_deletes_the_model_it_waits_on(ttm_emulator, context, ti_state) -> None:
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=2).model_name
+    sensor = TuneTheModelModelReadySensor(task_id="wait", model_name=model_name, poke_interval=0.05)
+    waiting = Waiting(lambda: sensor.execute(context))
+    _until(lambda: ttm_emulator.control.count("GET /v0/models/{id}/status") > 0)
+    ti_state.value = "failed"
+    requests = sum(ttm_emulator.control.counters().values())
+
+    sensor.on_kill()
+
+    assert type(sensor).on_kill is BaseOperator.on_kill  # the sensor started nothing to stop
+    assert model_name in _models(ttm_emulator)
+    assert ttm_emulator.control.count("DELETE /v0/models/{id}/delete") == 0
+    assert ti_state.reads == []
+    assert sum(ttm_emulator.control.counters().values()) - requests <= 2  # only its own polls
+    ttm_emulator.control.force_status(model_name, "Ready")
+    waiting.join()
+
+
+def _timed_out(operator, run: Callable[[], Any], seconds: float = 0.5) -> None:
+    """``run()`` under Airflow's own ``execution_timeout`` handling: on_kill, then the timeout fails it."""
+    with pytest.raises(AirflowTaskTimeout):
+        try:
+            with timeout(seconds):
+                run()
+        except AirflowTaskTimeout:
+            operator.on_kill()
+            raise
+
+
+def test_execution_timeout_of_the_last_try_deletes_the_model(ttm_emulator, context, ti_state) -> None:
+    operator = _create(retries=0)
+
+    _timed_out(operator, lambda: operator.execute(context))
+
+    assert _models(ttm_emulator) == {}
+    assert ttm_emulator.control.deleted_models == 1
+    assert ti_state.reads == []  # a timeout needs no state: the task itself saw it
+
+
+def test_execution_timeout_with_a_retry_to_come_keeps_the_model(ttm_emulator, context, ti_state) -> None:
+    operator = _create(retries=1)
+    context["ti"].max_tries = 1  # first try of two
+
+    _timed_out(operator, lambda: operator.execute(context))
+
+    (status,) = _models(ttm_emulator).values()
+    assert status == "Created"  # the retry resumes it
+
+
+def _timeout_event(model_name: str) -> dict[str, Any]:
+    return {"status": "timeout", "model_name": model_name, "model_status": "Training", "message": "late"}
+
+
+def test_a_deferred_wait_ended_by_execution_timeout_deletes_the_model(
+    ttm_emulator, context, ti_state
+) -> None:
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=2).model_name
+    operator = _create(deferrable=True)
+
+    def resume() -> None:
+        operator.execute_complete(
+            context, _timeout_event(model_name), deadline_set_by=EXECUTION_TIMEOUT, delete_on_kill=True
+        )
+
+    _timed_out(operator, resume, seconds=30)
+
+    assert _models(ttm_emulator) == {}
+
+
+def test_a_stored_deferral_without_delete_on_kill_keeps_the_model(ttm_emulator, context, ti_state) -> None:
+    # An earlier release's next_kwargs carry no delete_on_kill: nothing says this try owns the model.
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=2).model_name
+    operator = _create(deferrable=True)
+
+    def resume() -> None:
+        operator.execute_complete(context, _timeout_event(model_name), deadline_set_by=EXECUTION_TIMEOUT)
+
+    _timed_out(operator, resume, seconds=30)
+
+    assert model_name in _models(ttm_emulator)
+
+
+def test_on_kill_is_bounded_when_the_service_stalls(ttm_emulator, context, ti_state, logs) -> None:
+    operator = _create()
+    waiting, model_name = _waiting_create(operator, context)
+    ttm_emulator.control.add_fault(kind="latency", route="DELETE /v0/models/{id}/delete", delay_seconds=20)
+    ti_state.value = "failed"
+
+    started = time.monotonic()
+    operator.on_kill()
+    elapsed = time.monotonic() - started
+
+    assert elapsed < WORKER_KILL_SECONDS + 2  # Airflow's SIGKILL follows SIGTERM after 5 s
+    assert any("did not finish within" in line for line in logs.messages())
+    ttm_emulator.control.clear_faults()
+    ttm_emulator.control.force_status(model_name, "Ready")
+    waiting.join()
+
+
+# --- train-and-wait -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow(ttm_emulator):
+    """Files are processed at once; a fit trains for an hour."""
+    ttm_emulator.control.configure(file_processing_seconds=0.05, train_seconds=3600)
+    return ttm_emulator
+
+
+def _train(model_name: str, **kwargs: Any) -> TuneTheModelTrainModelOperator:
+    return TuneTheModelTrainModelOperator(
+        task_id="train",
+        model_name=model_name,
+        train_data=rows(40),
+        validation_data=columns(32),
+        wait_for_ready=True,
+        poll_interval=0.05,
+        **kwargs,
+    )
+
+
+def test_mark_failed_stops_the_fit_the_try_requested(slow, context, ti_state) -> None:
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
+    operator = _train(model_name)
+    waiting = Waiting(lambda: operator.execute(context))
+    _until(lambda: operator._started is not None or waiting.error is not None)
+    assert slow.control.count("POST /v0/models/{id}/fit") == 1
+    ti_state.value = "failed"
+
+    operator.on_kill()
+
+    assert model_name not in _models(slow)
+    waiting.join()
+    assert slow.control.files() == []  # the failed wait still deleted its dataset files
+
+
+def test_mark_success_keeps_the_training_model(slow, context, ti_state) -> None:
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
+    operator = _train(model_name)
+    waiting = Waiting(lambda: operator.execute(context))
+    _until(lambda: operator._started is not None or waiting.error is not None)
+    ti_state.value = "success"
+
+    operator.on_kill()
+
+    assert model_name in _models(slow)
+    slow.control.force_status(model_name, "Ready")
+    waiting.join()
+    assert waiting.result == model_name
+    assert slow.control.count("POST /v0/models/{id}/fit") == 1
+
+
+def test_a_model_already_training_is_not_the_tasks_to_stop(slow, context, ti_state) -> None:
+    # Fitted by an earlier try (or by someone else): this try only waits on it.
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
+    slow.control.force_status(model_name, "Training")
+    operator = _train(model_name)
+    ti_state.value = "failed"
+
+    _timed_out(operator, lambda: operator.execute(context))
+
+    assert _models(slow) == {model_name: "Training"}
+    assert slow.control.count("POST /v0/models/{id}/fit") == 0
+
+
+def test_the_deferred_train_wait_tells_the_trigger_it_owns_the_fit(slow, context) -> None:
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    model_name = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
+    already = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
+    slow.control.force_status(already, "Training")
+
+    with pytest.raises(TaskDeferred) as fitted:
+        _train(model_name, deferrable=True).execute(context)
+    with pytest.raises(TaskDeferred) as resumed:
+        _train(already, deferrable=True).execute(context)
+
+    assert fitted.value.trigger.delete_on_kill is True
+    assert fitted.value.kwargs["delete_on_kill"] is True
+    assert resumed.value.trigger.delete_on_kill is False
+    assert "delete_on_kill" not in resumed.value.kwargs
