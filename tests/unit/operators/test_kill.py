@@ -49,24 +49,34 @@ def ti_state(monkeypatch: pytest.MonkeyPatch) -> TaskState:
     return state
 
 
-class Waiting:
-    """``execute`` running in a thread, as a poke-mode task waits in its worker."""
+def killed_while_waiting(
+    execute: Callable[[], Any], *, waits: Callable[[], bool], kill: Callable[[], None]
+) -> tuple[Any, BaseException | None]:
+    """Run ``execute`` in this thread, as the task runs; once ``waits()``, another thread calls
+    ``kill()`` (as Airflow's SIGTERM handler interrupts the waiting task). Returns what ``execute``
+    returned or raised; ``kill`` must also end the wait when the model is kept."""
+    failure: list[BaseException] = []
 
-    def __init__(self, run: Callable[[], Any]) -> None:
-        self.error: BaseException | None = None
-        self.result: Any = None
-        self._thread = threading.Thread(target=self._run, args=(run,), daemon=True)
-        self._thread.start()
-
-    def _run(self, run: Callable[[], Any]) -> None:
+    def killer() -> None:
         try:
-            self.result = run()
+            _until(waits)
+            kill()
         except BaseException as error:
-            self.error = error
+            failure.append(error)
 
-    def join(self) -> None:
-        self._thread.join(30)
-        assert not self._thread.is_alive()
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        result = execute()
+    except Exception as raised:
+        error = raised
+    thread.join(30)
+    assert not thread.is_alive()
+    if failure:
+        raise failure[0]
+    return result, error
 
 
 def _until(condition: Callable[[], bool]) -> None:
@@ -87,26 +97,19 @@ def _create(**kwargs: Any) -> TuneTheModelCreateModelOperator:
     )
 
 
-def _waiting_create(operator, context) -> tuple[Waiting, str]:
-    waiting = Waiting(lambda: operator.execute(context))
-    _until(lambda: operator._started is not None or waiting.error is not None)
-    assert waiting.error is None
-    return waiting, context["ti"].xcoms["return_value"]
-
-
 def test_mark_failed_deletes_the_model_the_try_created(ttm_emulator, context, ti_state, logs) -> None:
     operator = _create()
-    waiting, model_name = _waiting_create(operator, context)
     ti_state.value = "failed"
 
-    operator.on_kill()
+    _, error = killed_while_waiting(
+        lambda: operator.execute(context), waits=lambda: operator._started is not None, kill=operator.on_kill
+    )
 
-    assert model_name not in _models(ttm_emulator)
+    assert _models(ttm_emulator) == {}
     assert ttm_emulator.control.deleted_models == 1
     assert ti_state.reads == [("demo_dag", "create", "manual__2026-11-26T00:00:00+00:00", -1)]
     assert any("Deleted model" in line and "marked failed" in line for line in logs.messages())
-    waiting.join()  # the wait ends on the deleted model
-    assert waiting.error is not None
+    assert error is not None  # the wait ended on the deleted model
     assert ttm_emulator.api_key not in logs.everything()
 
 
@@ -117,17 +120,22 @@ def test_mark_failed_deletes_the_model_the_try_created(ttm_emulator, context, ti
 )
 def test_every_other_kill_keeps_the_model(ttm_emulator, context, ti_state, logs, state) -> None:
     operator = _create()
-    waiting, model_name = _waiting_create(operator, context)
     ti_state.value = state
+    after_kill: dict[str, str] = {}
 
-    operator.on_kill()
+    def kill() -> None:
+        operator.on_kill()
+        after_kill.update(_models(ttm_emulator))
+        ttm_emulator.control.force_status(context["ti"].xcoms["return_value"], "Ready")
 
-    assert model_name in _models(ttm_emulator)
+    result, error = killed_while_waiting(
+        lambda: operator.execute(context), waits=lambda: operator._started is not None, kill=kill
+    )
+
+    assert error is None
+    assert after_kill == {result: "Created"}
     assert ttm_emulator.control.deleted_models == 0
     assert any("is kept" in line for line in logs.messages())
-    ttm_emulator.control.force_status(model_name, "Ready")
-    waiting.join()
-    assert waiting.result == model_name
 
 
 def test_a_model_already_ready_is_never_deleted(ttm_emulator, context, ti_state) -> None:
@@ -160,20 +168,28 @@ def test_a_model_an_earlier_try_created_is_kept(ttm_emulator, context, ti_state)
 def test_the_sensor_never_deletes_the_model_it_waits_on(ttm_emulator, context, ti_state) -> None:
     model_name = TuneTheModelHook().create_model("classifier", num_classes=2).model_name
     sensor = TuneTheModelModelReadySensor(task_id="wait", model_name=model_name, poke_interval=0.05)
-    waiting = Waiting(lambda: sensor.execute(context))
-    _until(lambda: ttm_emulator.control.count("GET /v0/models/{id}/status") > 0)
     ti_state.value = "failed"
-    requests = sum(ttm_emulator.control.counters().values())
+    seen: dict[str, Any] = {}
 
-    sensor.on_kill()
+    def kill() -> None:
+        before = sum(ttm_emulator.control.counters().values())
+        sensor.on_kill()
+        seen["requests"] = sum(ttm_emulator.control.counters().values()) - before
+        seen["models"] = _models(ttm_emulator)
+        ttm_emulator.control.force_status(model_name, "Ready")
+
+    _, error = killed_while_waiting(
+        lambda: sensor.execute(context),
+        waits=lambda: ttm_emulator.control.count("GET /v0/models/{id}/status") > 0,
+        kill=kill,
+    )
 
     assert type(sensor).on_kill is BaseOperator.on_kill  # the sensor started nothing to stop
-    assert model_name in _models(ttm_emulator)
+    assert error is None
+    assert seen["models"] == {model_name: "Created"}
+    assert seen["requests"] <= 2  # only its own polls meanwhile
     assert ttm_emulator.control.count("DELETE /v0/models/{id}/delete") == 0
     assert ti_state.reads == []
-    assert sum(ttm_emulator.control.counters().values()) - requests <= 2  # only its own polls
-    ttm_emulator.control.force_status(model_name, "Ready")
-    waiting.join()
 
 
 def _timed_out(operator, run: Callable[[], Any], seconds: float = 0.5) -> None:
@@ -242,19 +258,25 @@ def test_a_stored_deferral_without_delete_on_kill_keeps_the_model(ttm_emulator, 
 
 def test_on_kill_is_bounded_when_the_service_stalls(ttm_emulator, context, ti_state, logs) -> None:
     operator = _create()
-    waiting, model_name = _waiting_create(operator, context)
-    ttm_emulator.control.add_fault(kind="latency", route="DELETE /v0/models/{id}/delete", delay_seconds=20)
     ti_state.value = "failed"
+    took: list[float] = []
 
-    started = time.monotonic()
-    operator.on_kill()
-    elapsed = time.monotonic() - started
+    def kill() -> None:
+        ttm_emulator.control.add_fault(
+            kind="latency", route="DELETE /v0/models/{id}/delete", delay_seconds=20
+        )
+        started = time.monotonic()
+        operator.on_kill()
+        took.append(time.monotonic() - started)
+        ttm_emulator.control.clear_faults()
+        ttm_emulator.control.force_status(context["ti"].xcoms["return_value"], "Ready")
 
-    assert elapsed < WORKER_KILL_SECONDS + 2  # Airflow's SIGKILL follows SIGTERM after 5 s
+    killed_while_waiting(
+        lambda: operator.execute(context), waits=lambda: operator._started is not None, kill=kill
+    )
+
+    assert took[0] < WORKER_KILL_SECONDS + 2  # Airflow's SIGKILL follows SIGTERM after 5 s
     assert any("did not finish within" in line for line in logs.messages())
-    ttm_emulator.control.clear_faults()
-    ttm_emulator.control.force_status(model_name, "Ready")
-    waiting.join()
 
 
 # --- train-and-wait -------------------------------------------------------------------------------
@@ -282,31 +304,36 @@ def _train(model_name: str, **kwargs: Any) -> TuneTheModelTrainModelOperator:
 def test_mark_failed_stops_the_fit_the_try_requested(slow, context, ti_state) -> None:
     model_name = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
     operator = _train(model_name)
-    waiting = Waiting(lambda: operator.execute(context))
-    _until(lambda: operator._started is not None or waiting.error is not None)
-    assert slow.control.count("POST /v0/models/{id}/fit") == 1
     ti_state.value = "failed"
 
-    operator.on_kill()
+    _, error = killed_while_waiting(
+        lambda: operator.execute(context), waits=lambda: operator._started is not None, kill=operator.on_kill
+    )
 
+    assert slow.control.count("POST /v0/models/{id}/fit") == 1
     assert model_name not in _models(slow)
-    waiting.join()
+    assert error is not None
     assert slow.control.files() == []  # the failed wait still deleted its dataset files
 
 
 def test_mark_success_keeps_the_training_model(slow, context, ti_state) -> None:
     model_name = TuneTheModelHook().create_model("classifier", num_classes=3).model_name
     operator = _train(model_name)
-    waiting = Waiting(lambda: operator.execute(context))
-    _until(lambda: operator._started is not None or waiting.error is not None)
     ti_state.value = "success"
+    after_kill: dict[str, str] = {}
 
-    operator.on_kill()
+    def kill() -> None:
+        operator.on_kill()
+        after_kill.update(_models(slow))
+        slow.control.force_status(model_name, "Ready")
 
-    assert model_name in _models(slow)
-    slow.control.force_status(model_name, "Ready")
-    waiting.join()
-    assert waiting.result == model_name
+    result, error = killed_while_waiting(
+        lambda: operator.execute(context), waits=lambda: operator._started is not None, kill=kill
+    )
+
+    assert error is None
+    assert result == model_name
+    assert after_kill[model_name] != "Ready"
     assert slow.control.count("POST /v0/models/{id}/fit") == 1
 
 
