@@ -18,13 +18,16 @@ class EmulatorProcess:
 
     :param api_key: the key it accepts.
     :param auto_train: how long a bare created model takes to become Ready (CLI syntax, e.g. ``6s``).
+    :param train_duration: how long a fit takes (CLI syntax; default: the emulator's, 1 s).
     """
 
-    def __init__(self, api_key: str, auto_train: str) -> None:
+    def __init__(self, api_key: str, auto_train: str, train_duration: str | None = None) -> None:
         self.api_key = api_key
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = ["--port", str(self.port), "--api-key", api_key, "--auto-train", auto_train]
+        if train_duration is not None:
+            self._args += ["--train-duration", train_duration]
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -175,6 +175,16 @@ class AirflowRestClient:
             path += f"/{map_index}"
         return self._json("GET", path)
 
+    def set_task_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> Any:
+        """Mark one task instance ``failed`` or ``success``, as the UI's buttons do."""
+        path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}"
+        return self._json("PATCH", path, json={"new_state": state})
+
+    def clear_task(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        """Clear one task instance of a run (whatever its state), as the UI's Clear button does."""
+        body = {"dry_run": False, "only_failed": False, "task_ids": [task_id], "dag_run_id": run_id}
+        return self._json("POST", f"dags/{_q(dag_id)}/clearTaskInstances", json=body)
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """The (JSON-decoded) value of one XCom, e.g. a task's return value."""
         path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/xcomEntries/{_q(key)}"
