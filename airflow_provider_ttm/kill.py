@@ -134,8 +134,25 @@ def bounded(work: Any, seconds: float, what: str, log: Any) -> None:
 
 
 async def abounded(work: Any, seconds: float, what: str, log: Any) -> None:
-    """``bounded`` for a coroutine: await it at most ``seconds``."""
-    try:
-        await asyncio.wait_for(work, seconds)
-    except TimeoutError:
-        log.warning("%s did not finish within %.0f s; the model may still be training.", what, seconds)
+    """Await the coroutine ``work`` to its end, at most ``seconds``, even if cancelled meanwhile.
+
+    Airflow 3.3's triggerer cancels a trigger again at each state sync until it has ended, which
+    would cut its ``on_kill`` short after a few seconds, half-way through a delete: a cancel that
+    arrives while ``work`` runs is held until ``work`` ends (it is bounded), then raised.
+
+    :param work: the coroutine (it logs its own outcome and raises nothing).
+    :param seconds: the longest to wait.
+    :param what: what it does, for the log line when it is not done in time.
+    :param log: the trigger's logger.
+    """
+    task = asyncio.ensure_future(asyncio.wait_for(work, seconds))
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+        except TimeoutError:
+            log.warning("%s did not finish within %.0f s; the model may still be training.", what, seconds)
+    if cancelled:
+        raise asyncio.CancelledError

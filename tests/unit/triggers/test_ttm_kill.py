@@ -144,3 +144,22 @@ def test_on_kill_is_bounded_when_the_service_stalls(ttm_emulator, ti_state, logs
 
 def test_the_serialized_trigger_carries_no_key(ttm_emulator) -> None:
     assert ttm_emulator.api_key not in json.dumps(_trigger("m", delete_on_kill=True).serialize())
+
+
+def test_a_repeated_cancel_does_not_cut_the_deletion_short(ttm_emulator, ti_state, logs) -> None:
+    # Airflow 3.3's triggerer cancels the trigger again at each state sync while its on_kill runs.
+    model_name = _model(ttm_emulator)
+    ttm_emulator.control.add_fault(kind="latency", route="GET /v0/models/{id}/status", delay_seconds=0.5)
+    ti_state.value = "failed"
+
+    async def kill_and_cancel_again() -> None:
+        killing = asyncio.ensure_future(_trigger(model_name, delete_on_kill=True).on_kill())
+        await asyncio.sleep(0.1)
+        killing.cancel("__airflow_user_action__")
+        with pytest.raises(asyncio.CancelledError):
+            await killing
+
+    asyncio.run(kill_and_cancel_again())
+
+    assert model_name not in _models(ttm_emulator)
+    assert any("Deleted model" in line for line in logs.messages())
