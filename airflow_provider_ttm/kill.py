@@ -94,7 +94,13 @@ def stop_training(hook: TuneTheModelHook, model_name: str, reason: str, log: Any
 
 
 async def astop_training(hook: TuneTheModelHook, model_name: str, reason: str, log: Any) -> None:
-    """``stop_training`` without blocking, over a transport of its own (the trigger's ``on_kill``)."""
+    """``stop_training`` without blocking, over a transport of its own (the trigger's ``on_kill``).
+
+    :param hook: a hook of the trigger's connection.
+    :param model_name: the model the task started.
+    :param reason: why, for the log.
+    :param log: the trigger's logger.
+    """
     try:
         transport = await hook.async_transport()
     except TuneTheModelError as error:
