@@ -74,14 +74,14 @@ def test_a_large_batch_goes_to_a_file_instead_of_xcom(ttm_emulator, context, tmp
     assert [json.loads(line)["input"] for line in lines] == TEXTS
 
 
-def test_a_failed_item_is_retried_through_the_emulator(ttm_emulator, context, one_attempt_conn) -> None:
+def test_a_failed_item_is_retried_through_the_emulator(ttm_emulator, context, attempts_conn) -> None:
     ttm_emulator.control.add_fault(kind="error", route="POST /v0/models/{id}/classify", status=502, times=2)
 
     results = TuneTheModelClassifyOperator(
         task_id="s",
         model_name=PUBLIC_CLASSIFIER,
         inputs=TEXTS[:5],
-        ttm_conn_id=one_attempt_conn,
+        ttm_conn_id=attempts_conn(3),
         item_retries=2,
     ).execute(context)
 
