@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.faults import RETRYABLE_FAULTS
 
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -20,11 +21,6 @@ PUBLIC_CLASSIFIER = "9323f9dbc976ea5dc6c8272eb90742f9"
 PUBLIC_GENERATOR = "f9cab2f96d9e65a125264702489cad7a"
 CLASSIFY = "POST /v0/models/{id}/classify"
 GENERATE = "POST /v0/models/{id}/generate"
-FAULTS = {
-    "503": {"kind": "error", "status": 503},
-    "429": {"kind": "rate_limit", "retry_after": "0"},
-    "dropped connection": {"kind": "drop"},
-}
 
 
 def _classify(hook: TuneTheModelHook, texts: list[str], **kwargs: Any) -> list[Any]:
@@ -38,7 +34,7 @@ def _generate(hook: TuneTheModelHook, texts: list[str], **kwargs: Any) -> list[A
 BATCHES = [pytest.param(_classify, CLASSIFY, id="classify"), pytest.param(_generate, GENERATE, id="generate")]
 
 
-@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
 @pytest.mark.parametrize(("batch", "route"), BATCHES)
 def test_one_failing_input_is_sent_max_attempts_times(
     ttm_emulator, attempts_conn: Callable[[int], str], batch: Callable[..., Any], route: str, fault: dict
