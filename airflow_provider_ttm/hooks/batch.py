@@ -66,7 +66,7 @@ class BatchRunner(Generic[ItemT, ResultT]):
         self.settings = settings
         #: What the per-thread transports are built from: one attempt each, retried here only.
         self.once = dataclasses.replace(settings, retry=dataclasses.replace(settings.retry, max_attempts=1))
-        self.attempts = max(1, min(settings.retry.max_attempts, retries + 1))
+        self.attempts = min(settings.retry.max_attempts, retries + 1)
         self.log = log
         self.call = call
         self.max_concurrency = max_concurrency
