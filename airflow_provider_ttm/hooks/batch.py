@@ -9,7 +9,8 @@ read from a worker thread.
 
 The retries of an input are written once, here: the per-thread transports send each request once
 (``max_attempts`` 1), and the runner sends it again, with the connection's backoff, as the policy
-allows. An input whose reply cannot be read (a garbled 200) is retried within the same budget. So
+allows. An input whose reply cannot be read (a garbled 200), or cut off by a stale keep-alive
+connection (which the transport alone would resend at once), is retried within the same budget. So
 one input reaches the service at most ``min(max_attempts, retries + 1)`` times, and a batch of N
 inputs at most N times that.
 """
@@ -66,10 +67,12 @@ class BatchRunner(Generic[ItemT, ResultT]):
         self.settings = settings
         #: What the per-thread transports are built from: one attempt each, retried here only.
         self.once = dataclasses.replace(settings, retry=dataclasses.replace(settings.retry, max_attempts=1))
-        self.attempts = min(settings.retry.max_attempts, retries + 1)
         self.log = log
         self.call = call
         self.max_concurrency = max_concurrency
+        self.retries = retries
+        #: The attempts of one item in all: the connection's ``max_attempts``, capped by ``retries``.
+        self.attempts = min(settings.retry.max_attempts, retries + 1)
         self.retried = 0
         self._local = threading.local()
         self._transports: list[SyncTransport] = []
