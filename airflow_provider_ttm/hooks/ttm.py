@@ -458,7 +458,9 @@ class TuneTheModelHook(BaseHook):
         :param model_name: the classifier's id.
         :param texts: the input texts.
         :param max_concurrency: the most requests in flight at once.
-        :param retries: extra attempts of an input whose failure may pass (see ``BatchRunner``).
+        :param retries: the most extra attempts of an input whose failure may pass, within the
+            connection's ``max_attempts``: an input is sent at most ``min(max_attempts, retries + 1)``
+            times in all (see ``BatchRunner``).
         :raises TuneTheModelBatchItemError: naming the input that failed for good.
         """
         for text in texts:
@@ -484,7 +486,9 @@ class TuneTheModelHook(BaseHook):
         :param texts: the input texts.
         :param options: the generation knobs, the same for every input.
         :param max_concurrency: the most requests in flight at once.
-        :param retries: extra attempts of an input whose failure may pass (see ``BatchRunner``).
+        :param retries: the most extra attempts of an input whose failure may pass, within the
+            connection's ``max_attempts``: an input is sent at most ``min(max_attempts, retries + 1)``
+            times in all (see ``BatchRunner``).
         :raises TuneTheModelBatchItemError: naming the input that failed for good.
         """
         for text in texts:
@@ -502,6 +506,7 @@ class TuneTheModelHook(BaseHook):
         concurrency: int,
         retries: int,
     ) -> list[ResultT]:
+        retries = endpoints.whole_number("retries", retries, minimum=0)
         runner = BatchRunner(self.settings, self.log, call, max_concurrency=concurrency, retries=retries)
         results = runner.run(texts)
         if runner.retried:

@@ -67,9 +67,10 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
 
     :param deferrable: wait in the triggerer, holding no worker slot (default from
         ``[operators] default_deferrable``).
-    :param max_consecutive_errors: transient status-check failures in a row (each one after the
-        hook's own retries) tolerated before the wait fails: by the sensor in every mode, by an
-        operator while deferred.
+    :param max_consecutive_errors: transient status-check failures in a row tolerated before the
+        wait fails: by the sensor in every mode, by an operator while deferred. Each check is one
+        request, tried at most ``max_attempts`` times in all (the connection's); checks are one
+        poll interval apart, so this counts checks, not attempts.
     :param coalesce: while deferred, share one list request per interval with the other waits on
         this connection in the triggerer (default); False polls this model's status endpoint alone.
     """

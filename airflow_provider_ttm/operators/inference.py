@@ -43,8 +43,9 @@ class TuneTheModelBatchOperator(TuneTheModelDataOperator):
     :param output_path: write the results there as JSON Lines and return the path, which keeps
         large batches out of XCom. (templated)
     :param max_concurrency: the most requests in flight at once (1 to 64).
-    :param item_retries: extra attempts of an input whose failure may pass (the task's own
-        ``retries`` re-run the whole batch).
+    :param item_retries: the most extra attempts of an input whose failure may pass, within the
+        connection's ``max_attempts``: an input is sent at most ``min(max_attempts, item_retries + 1)``
+        times in all (the task's own ``retries`` re-run the whole batch).
     """
 
     template_fields: Sequence[str] = (

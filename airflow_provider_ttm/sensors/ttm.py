@@ -44,7 +44,8 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
     raises an ``AirflowFailException`` subclass, so ``soft_fail`` skips instead, as for a timeout.
 
     A status is logged when it changes, and ``max_consecutive_errors`` counts failed checks in a
-    row, in every mode: in ``reschedule`` mode both are kept in ``task_state_store`` between pokes
+    row, in every mode (a check is one status request, tried at most the connection's
+    ``max_attempts`` times in all; the next check is a new request, ``poke_interval`` later): in ``reschedule`` mode both are kept in ``task_state_store`` between pokes
     (Airflow 3.3+); on older Airflow a failed check is retried within the same poke instead.
     See ``docs/waiting.md``.
 
