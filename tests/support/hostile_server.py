@@ -35,7 +35,10 @@ Use it as a context manager, or through the ``hostile_server`` fixture of ``test
 - ``raw``: send these bytes instead of a well-formed reply (a broken status line, say), then close.
 
 A reply keeps the connection alive unless told otherwise. ``HostileServer(tls=files)`` serves
-``https://`` with a certificate of ``support.proxy.make_self_signed``. ``idle_close`` (seconds, or None) closes a connection that waits that long for its
+``https://`` with a certificate of ``support.proxy.make_self_signed``;
+``HostileServer(handshake_delay=0.1)`` poses as an ``https://`` server whose TLS handshake never
+ends: it answers every connection with the header of a full-size handshake record, then its bytes
+one per ``handshake_delay`` (no request ever arrives). ``idle_close`` (seconds, or None) closes a connection that waits that long for its
 next request, as servers with a keep-alive timeout do (uvicorn: 5 s).
 
 ``call_within(seconds, function, *args)`` runs a blocking call in a thread and returns what it
@@ -139,8 +142,9 @@ Handler = Callable[[Request], Reply]
 class HostileServer:
     """The server; a context manager that starts it in a thread and stops it on exit."""
 
-    def __init__(self, tls: TlsFiles | None = None) -> None:
+    def __init__(self, tls: TlsFiles | None = None, handshake_delay: float | None = None) -> None:
         self.tls = tls
+        self.handshake_delay = handshake_delay
         self.requests: list[Request] = []
         self.connections = 0
         self.idle_close: float | None = None
@@ -156,7 +160,8 @@ class HostileServer:
     @property
     def url(self) -> str:
         """The base URL, ``http://127.0.0.1:<port>`` (``https`` with TLS)."""
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        secure = self.tls is not None or self.handshake_delay is not None
+        return f"{'https' if secure else 'http'}://127.0.0.1:{self.port}"
 
     def respond(self, reply: Reply | Handler) -> None:
         """Answer every request (after the queued ones) with ``reply``, or what ``reply(request)`` returns."""
@@ -212,7 +217,10 @@ class HostileServer:
         self.connections += 1
         number = self.connections
         try:
-            await self._serve(reader, writer, number)
+            if self.handshake_delay is not None:
+                await _trickle_handshake(writer, self.handshake_delay)
+            else:
+                await self._serve(reader, writer, number)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away
         except asyncio.CancelledError:
@@ -251,6 +259,12 @@ class HostileServer:
             if reply.ends_connection:
                 return
             idle_since = time.monotonic()
+
+
+async def _trickle_handshake(writer: asyncio.StreamWriter, delay: float) -> None:
+    """A TLS record header announcing a 16 KiB handshake record, then its bytes, one per ``delay``."""
+    writer.write(b"\x16\x03\x03\x40\x00")
+    await _send(writer, bytes(0x4000), delay)
 
 
 def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:

@@ -225,12 +225,18 @@ class Route:
 def route(
     request: pytest.FixtureRequest, tls_files: Any, clean_environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Route]:
-    """The parametrized route (one of ``ROUTES``, ``direct`` when not parametrized); servers stopped after."""
+    """The parametrized route (one of ``ROUTES``, ``direct`` when not parametrized); servers stopped after.
+
+    ``handshake`` in its name: the server trickles its TLS handshake (see ``HostileServer``).
+    """
     name = getattr(request, "param", "direct")
     tls = name.startswith("TLS")
     extra: dict[str, Any] = {"timeout": QUICK, "max_attempts": 1, "backoff_cap": 0}
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(HostileServer(tls=tls_files if tls else None))
+        if "handshake" in name:
+            server = stack.enter_context(HostileServer(handshake_delay=DELAY))
+        else:
+            server = stack.enter_context(HostileServer(tls=tls_files if tls else None))
         proxy = None
         if "proxy" in name:
             proxy = ConnectProxy().start()
@@ -339,3 +345,23 @@ def test_the_test_button_answers_within_the_timeout_however_the_reply_ends(route
     assert not ok
     assert f"within the {QUICK:g} s timeout" in message
     assert time.monotonic() - started < QUICK + SLACK
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    "route", ["TLS, trickled handshake", "TLS through a CONNECT proxy, trickled handshake"], indirect=True
+)
+def test_a_trickled_tls_handshake_ends_at_the_timeout(route: Route, mode: str) -> None:
+    """Each handshake byte well within the per-read timeout, the whole handshake 27 minutes."""
+    hook = route.hook()
+    started = time.monotonic()
+    if mode == "sync":
+        outcome = call_within(QUICK + SLACK, hook.list_models)
+    else:
+        outcome = asyncio.run(asyncio.wait_for(alist_outcome(hook), QUICK + SLACK))
+    assert isinstance(outcome, TuneTheModelTransportError), outcome
+    assert outcome.timed_out
+    assert time.monotonic() - started < QUICK + SLACK
+    assert not route.server.requests  # no request got through the handshake
+    if route.proxy is not None:
+        assert route.proxy.targets == [f"127.0.0.1:{route.server.port}"]
