@@ -170,9 +170,10 @@ class ConnectProxy:
             )
             if forward:
                 upstream_writer.write(head)
+                await upstream_writer.drain()
             else:
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await writer.drain()
+                await writer.drain()
             await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
         except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.CancelledError, ValueError):
             pass  # the client went away, or the proxy is stopping
