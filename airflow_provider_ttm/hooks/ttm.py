@@ -198,7 +198,7 @@ class TuneTheModelHook(BaseHook):
             creating one (for names unique to one task instance, so a retry finds its own model).
         :raises ValueError: naming the argument that is wrong, before anything is sent.
         """
-        fields = {
+        fields: dict[str, Any] = {
             "name": name,
             "num_classes": num_classes,
             "train_iters": train_iters,
