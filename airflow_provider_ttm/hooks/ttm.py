@@ -154,7 +154,14 @@ class TuneTheModelHook(BaseHook):
         """
         return parse_model(await transport.send(endpoints.get_model_status(model_name)), model_name)
 
-    async def alist_models(
+    async def alist_models(self, transport: AsyncTransport) -> list[ModelRecord]:
+        """Every model of the API key, without blocking (one request for all their statuses).
+
+        :param transport: an open async transport (see ``async_transport``).
+        """
+        return parse_model_list(await transport.send(endpoints.list_models()))
+
+    async def aindex_models(
         self, transport: AsyncTransport, wanted: Collection[str] | None = None
     ) -> ModelIndex:
         """The models of the API key by id, without blocking (one request for all their statuses).

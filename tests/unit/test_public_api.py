@@ -9,6 +9,7 @@ tests check that the calls do what they did, against the emulator.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import inspect
 
@@ -335,3 +336,22 @@ def test_wait_until_ready_with_the_model_name_alone(ttm_emulator) -> None:
     task.wait_until_ready(model.model_name)
 
     assert ttm_emulator.control.models()[0]["status"] == "Ready"
+
+
+def test_the_async_reads_return_records_as_in_0_1_0(ttm_emulator) -> None:
+    hook = TuneTheModelHook()
+    created = hook.create_model(model_type="generator", name="async")
+
+    async def read() -> tuple[list[ModelRecord], ModelRecord]:
+        transport = await hook.async_transport()
+        try:
+            listed = await hook.alist_models(transport=transport)
+            return listed, await hook.aget_model(transport=transport, model_name=created.model_name)
+        finally:
+            await transport.aclose()
+
+    listed, one = asyncio.run(read())
+
+    assert isinstance(listed, list)
+    assert [(m.model_name, m.user_name) for m in listed] == [(created.model_name, "async")]
+    assert one.model_name == created.model_name
