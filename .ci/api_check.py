@@ -10,9 +10,9 @@ inside them griffe's rules apply (``__all__``, else no leading underscore and no
 Beyond griffe's own checks (objects and parameters removed, parameters moved, made positional- or
 keyword-only, newly required, defaults changed), it reports what griffe lets pass: a named
 parameter now taken only by ``**kwargs`` (an operator's ``__init__`` hands ``**kwargs`` to
-Airflow, which refuses names it does not know), a base class gone from a class's ancestry, and
-changes of an object that is now re-exported from another module (griffe compares such a pair
-with nothing).
+Airflow, which refuses names it does not know), a return or attribute annotation written
+differently, a base class gone from a class's ancestry, and changes of an object that is now
+re-exported from another module (griffe compares such a pair with nothing).
 
 Usage: ``python .ci/api_check.py [--against REF] [--repo DIR]``; exit status 1 on a failure.
 """
@@ -152,8 +152,22 @@ def _swallowed(
             yield Break(f"{path}({param.name})", "Parameter is now required by a base")
 
 
+def _retyped(path: str, before: Any, after: Any) -> Iterator[Break]:
+    """A function's return annotation or an attribute's annotation written differently (griffe
+    compares neither): the value a caller gets may not be what it got."""
+    if before.is_function and after.is_function and str(before.returns) not in ("None", ""):
+        if str(before.returns) != str(after.returns):
+            yield Break(path, f"Return type was changed: {before.returns} -> {after.returns}")
+        return
+    old, new = getattr(before, "annotation", None), getattr(after, "annotation", None)
+    if before.is_attribute and after.is_attribute and old is not None and str(old) != str(new):
+        yield Break(path, f"Attribute type was changed: {old} -> {new}")
+
+
 def _beyond_griffe(path: str, before: Any, after: Any) -> Iterator[Break]:
-    """What griffe lets pass: parameters only ``**kwargs`` takes, base classes gone from the ancestry."""
+    """What griffe lets pass: parameters only ``**kwargs`` takes, changed return and attribute
+    types, base classes gone from the ancestry."""
+    yield from _retyped(path, before, after)
     if before.is_function and after.is_function:
         yield from _swallowed(path, before, after, {})
     if not (before.is_class and after.is_class):
@@ -167,6 +181,7 @@ def _beyond_griffe(path: str, before: Any, after: Any) -> Iterator[Break]:
         counterpart = after.all_members.get(name)
         if member.is_public and counterpart is not None:
             old, new = _resolved(member), _resolved(counterpart)
+            yield from _retyped(f"{path}.{name}", old, new)
             if old.is_function and new.is_function:
                 taken = _accepted(after) if name == "__init__" else {}
                 yield from _swallowed(f"{path}.{name}", old, new, taken)
@@ -200,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     config = tomllib.loads((repo / ".ci" / "api-breaks.toml").read_text(encoding="utf-8"))
     allowed = {
         f"{path}: {entry['change']}"
-        for entry in [*config.get("break", []), *config.get("unseen", [])]
+        for entry in [*config.get("break", []), *config.get("not_a_break", [])]
         for path in entry.get("paths", [entry.get("path")])
     }
     found = {str(b) for b in find_breaks(repo, against, config.get("public", {}).get("extra", []))}

@@ -41,6 +41,10 @@ class Op(Base):
     def delete(self, name: str, *, missing_ok: bool = True) -> None:
         """Delete."""
 
+    def names(self) -> list[str]:
+        """Every name."""
+        return []
+
 
 class ApiError(Exception):
     """An error."""
@@ -65,6 +69,11 @@ BREAKS = {
         "self.http_status = status_code",
         "self.status_code = status_code",
         "airflow_provider_ttm.things.ApiError.http_status: Public object was removed",
+    ),
+    "changed return type": (
+        "def names(self) -> list[str]:",
+        "def names(self) -> dict[str, str]:",
+        "airflow_provider_ttm.things.Op.names: Return type was changed: list[str] -> dict[str, str]",
     ),
     "changed default": (
         "missing_ok: bool = True",

@@ -18,6 +18,7 @@ import pytest
 from airflow_provider_ttm.api.datasets import MIN_ROWS, Dataset
 from airflow_provider_ttm.api.endpoints import ModelSpec
 from airflow_provider_ttm.api.records import ModelRecord
+from airflow_provider_ttm.api.statuses import ModelStatus
 from airflow_provider_ttm.emulator import EmulatorConfig
 from airflow_provider_ttm.exceptions import (
     TuneTheModelApiError,
@@ -298,6 +299,7 @@ def test_model_record_fields_and_properties_of_0_1_0() -> None:
     )
 
     assert (record.is_ready, record.has_failed, record.known_status) == (True, False, "Ready")
+    assert isinstance(record.known_status, ModelStatus)
     assert record.to_dict() == {
         "owner": "me",
         "model_name": "m1",
