@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, conf, get_current_context
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch
@@ -185,9 +185,15 @@ class TuneTheModelWaitingOperator(TuneTheModelDeferrableOperator):
         self.poll_interval = poll_interval_seconds("poll_interval", poll_interval)
         self.wait_timeout = positive_seconds("timeout", timeout)
 
-    def wait_until_ready(self, context: Context, model_name: str) -> None:
-        """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead."""
+    def wait_until_ready(self, model_name: str, context: Context | None = None) -> None:
+        """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead.
+
+        :param model_name: the model's id.
+        :param context: the task's context (by default the running task's own), whose
+            ``execution_timeout`` also bounds a deferred wait.
+        """
         if self.deferrable:
+            context = context if context is not None else get_current_context()
             self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
             watch = StatusWatch(
                 model_name, started_at=time.time(), max_consecutive_errors=self.max_consecutive_errors

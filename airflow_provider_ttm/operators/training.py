@@ -205,7 +205,7 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
                 self.log.info("The dataset files are kept while the model trains.")
             return model_name
         try:
-            self.wait_until_ready(context, model_name)
+            self.wait_until_ready(model_name, context)
         except TaskDeferred:
             raise  # the wait goes on in the triggerer; execute_complete cleans the files up
         except BaseException:

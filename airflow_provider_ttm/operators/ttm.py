@@ -128,7 +128,7 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         model_name = str(external_id)
         if not self.wait_for_ready:
             return model_name
-        self.wait_until_ready(context, model_name)
+        self.wait_until_ready(model_name, context)
         return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:

@@ -162,7 +162,7 @@ def test_fallback_reads_are_paced_by_the_waiters_own_interval(ttm_emulator, monk
         reply = await transport.send(endpoints.list_models())
         return ModelIndex({"models": [item for item in reply["models"] if item["model_name"] != hidden]})
 
-    monkeypatch.setattr(TuneTheModelHook, "alist_models", without_hidden)
+    monkeypatch.setattr(TuneTheModelHook, "aindex_models", without_hidden)
 
     async def scenario() -> None:
         tasks = _start(_trigger(listed, poll_interval=0.05), _trigger(hidden, poll_interval=30))
@@ -337,7 +337,7 @@ def test_an_unexpected_list_failure_reaches_every_waiter(ttm_emulator, monkeypat
     async def broken(self, transport, wanted=None):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(TuneTheModelHook, "alist_models", broken)
+    monkeypatch.setattr(TuneTheModelHook, "aindex_models", broken)
 
     async def scenario() -> list[BaseException | dict]:
         return await asyncio.gather(*_start(*(_trigger(name) for name in models)), return_exceptions=True)
