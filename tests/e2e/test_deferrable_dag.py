@@ -42,6 +42,7 @@ def test_deferrable_dag_waits_in_the_triggerer_and_cleans_up(
         ("wait_until_ready", "success"),
         ("delete_model", "success"),
         ("create_and_wait", "success"),
+        ("generate", "success"),
         ("delete_generator", "success"),
     }
     # The waits were deferred, and claimed by the triggerer, while the models trained.
