@@ -62,15 +62,30 @@ BASE_CLASSES = {
 REQUIRED_ARGUMENTS: dict[str, dict[str, Any]] = {"TuneTheModelCleanupOperator": {"max_age": 60}}
 
 
+#: Optional dependencies: a module needing one is left out where it is not installed (the
+#: OpenLineage provider, which Airflow 2.11's pinned set lacks), as Airflow's check skips
+#: optional features.
+OPTIONAL_DEPENDENCIES = ("airflow.providers.openlineage",)
+
+
+def _imported(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith(OPTIONAL_DEPENDENCIES):
+            return None
+        raise
+
+
 @cache
 def package_modules() -> tuple[ModuleType, ...]:
-    """Every module of the package (``__main__`` aside: importing it runs the emulator)."""
+    """Every module of the package that imports here (``__main__`` aside: importing it runs the emulator)."""
     names = [PACKAGE] + [
         info.name
         for info in pkgutil.walk_packages(airflow_provider_ttm.__path__, prefix=f"{PACKAGE}.")
         if not info.name.endswith(".__main__")
     ]
-    return tuple(importlib.import_module(name) for name in names)
+    return tuple(module for module in map(_imported, names) if module is not None)
 
 
 def defined_classes(base: type) -> list[type]:
