@@ -320,20 +320,24 @@ def init_findings(cls: type) -> list[str]:
     findings: list[str] = []
     sanctioned: set[int] = set()
     stored: Counter[str] = Counter()
-    for statement in init.body:
-        if (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(target := statement.targets[0], ast.Attribute)
-            and _is_self(target.value)
-            and target.attr in fields
-        ):
-            value = statement.value
-            if isinstance(value, ast.Name) and value.id == target.attr:
+    top_level = {id(statement) for statement in init.body}
+    for node in ast.walk(init):
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in targets:
+            if not (isinstance(target, ast.Attribute) and _is_self(target.value) and target.attr in fields):
+                continue
+            value = getattr(node, "value", None)
+            if (
+                id(node) in top_level
+                and isinstance(node, ast.Assign)
+                and targets == [target]
+                and isinstance(value, ast.Name)
+                and value.id == target.attr
+            ):
                 sanctioned.add(id(value))
                 stored[target.attr] += 1
             else:
-                findings.append(f"line {statement.lineno}: self.{target.attr} is not stored as given")
+                findings.append(f"line {node.lineno}: self.{target.attr} is not stored as given")
     for node in ast.walk(init):
         if (
             isinstance(node, ast.Call)
@@ -376,7 +380,7 @@ def test_every_template_field_is_a_parameter_of_an_init_of_the_package() -> None
 
 
 class _Transforming(BaseOperator):
-    template_fields = ("statuses", "name", "model_name")
+    template_fields = ("statuses", "name", "model_name", "model_type")
 
     def __init__(self, *, statuses: Any, name: Any, model_name: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -386,6 +390,8 @@ class _Transforming(BaseOperator):
             raise ValueError("name")
         self.model_name = model_name
         self.model_name = model_name
+        if kwargs:
+            self.model_type = "classifier"
 
 
 class _Plain(BaseOperator):
@@ -405,4 +411,5 @@ def test_the_ast_rule_finds_what_airflows_finds_and_allows_what_it_allows() -> N
     assert any("logic on template field statuses" in finding for finding in findings)
     assert any("logic on template field self.name" in finding for finding in findings)
     assert "model_name is stored 2 times, not once" in findings
+    assert any("self.model_type is not stored as given" in finding for finding in findings)
     assert init_findings(_Plain) == []
