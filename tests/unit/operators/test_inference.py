@@ -190,10 +190,11 @@ def test_templated_generation_options_are_checked_once_rendered(ttm_emulator, co
         ),
     ],
 )
-def test_bad_arguments_are_refused_when_the_dag_is_parsed(ttm_emulator, operator, kwargs, message) -> None:
-    kwargs.setdefault("model_name", PUBLIC_CLASSIFIER)
-    with pytest.raises(ValueError, match=message):
-        operator(task_id="t", inputs=["x"], **kwargs)
+def test_bad_arguments_are_refused_before_any_request(
+    ttm_emulator, refusal, operator, kwargs, message
+) -> None:
+    named = next(iter(kwargs))
+    refusal(operator, {"model_name": PUBLIC_CLASSIFIER, "inputs": ["x"], **kwargs}, named, message)
     assert ttm_emulator.control.counters() == {}
 
 
@@ -268,11 +269,9 @@ def test_a_classifier_of_three_classes_takes_the_highest_score(ttm_emulator, con
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, "abc", True, float("nan"), float("inf"), None, [0.5]])
-def test_a_bad_threshold_is_refused_when_the_dag_is_parsed(ttm_emulator, threshold) -> None:
-    with pytest.raises(ValueError, match="threshold must be a number"):
-        TuneTheModelClassifyOperator(
-            task_id="t", model_name=PUBLIC_CLASSIFIER, inputs=["x"], threshold=threshold
-        )
+def test_a_bad_threshold_is_refused_before_any_request(ttm_emulator, refusal, threshold) -> None:
+    kwargs = {"model_name": PUBLIC_CLASSIFIER, "inputs": ["x"], "threshold": threshold}
+    refusal(TuneTheModelClassifyOperator, kwargs, "threshold", "threshold must be a number")
     assert ttm_emulator.control.counters() == {}
 
 

@@ -151,10 +151,9 @@ def test_execute_complete_returns_the_event_model(context) -> None:
         ({"max_consecutive_errors": -1}, "max_consecutive_errors"),
     ],
 )
-def test_bad_arguments_are_refused(kwargs, message) -> None:
-    kwargs.setdefault("model_name", "a" * 32)
-    with pytest.raises(ValueError, match=message):
-        TuneTheModelModelReadySensor(task_id="w", **kwargs)
+def test_bad_arguments_are_refused(ttm_emulator, refusal, kwargs, message) -> None:
+    refusal(TuneTheModelModelReadySensor, {"model_name": "a" * 32, **kwargs}, message)
+    assert ttm_emulator.control.counters() == {}
 
 
 def test_transient_errors_are_tolerated_then_reported_with_their_count(
