@@ -185,8 +185,7 @@ def test_the_batch_error_still_imports_from_the_batch_module() -> None:
 
 
 def test_operator_attributes_of_0_1_0() -> None:
-    """Each argument of 0.1.0 is accepted by keyword and kept, as given, in the attribute of its name
-    (``keep_arguments`` sets some of them, which the static guard cannot see)."""
+    """Each argument of 0.1.0 is accepted by keyword and kept, as given, in the attribute of its name."""
     data = {"inputs": ["a"] * MIN_ROWS, "classes": [0] * MIN_ROWS}
     given = {
         TuneTheModelCreateModelOperator: {
