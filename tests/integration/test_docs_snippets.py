@@ -97,7 +97,8 @@ def test_python_block_runs(
         except subprocess.TimeoutExpired:
             statuses = {model["model_name"]: model["status"] for model in ttm_emulator.control.models()}
             pytest.fail(
-                f"{page}:{block.line}: DAG {dag_id} did not finish; the emulator's models: {statuses}"
+                f"{page}:{block.line}: DAG {dag_id} did not finish; the emulator's models: {statuses} "
+                "(a model that is only created stays Created until it is trained)"
             )
         assert result.state == SUCCESS, result.output[-3000:]
         failed = {task: states for task, states in result.task_states.items() if set(states) != {SUCCESS}}
