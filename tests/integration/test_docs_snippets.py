@@ -1,17 +1,18 @@
-"""Every Python block of README.md and docs/*.md runs as the page shows it, against the emulator.
+"""Every Python block of README.md and docs/*.md (and the pages they include) runs as shown.
 
 A block that defines a DAG (calls ``DAG`` or uses ``@dag``) is written to a DAG folder of its own,
-parsed there as Airflow parses DAG files (``DagBag``: no import error, a DAG found) and run with ``airflow dags test`` (``dag.test()``) against the emulator: the run and
-every task must succeed, and no model or dataset file may be left. Any other block is executed with
-``ttm_default`` pointing at the emulator and must not raise. Nothing of a block is edited.
+parsed there as Airflow parses DAG files (``DagBag``: no import error, a DAG found) and run with
+``airflow dags test`` (``dag.test()``) against the emulator: the run and every task must succeed,
+and no model or dataset file may be left. Any other block is executed with ``ttm_default`` pointing
+at the emulator and must not raise. Nothing of a block is edited.
 
 The emulator runs at its start settings, where a model that is only created stays ``Created``
 until datasets are bound and a fit is requested, as on the service. The one setting changed is
 how long a requested fit takes, 0 s instead of 1 s (``FIT_SECONDS``): a wait's first status check
 then finds the model ``Ready`` rather than after the block's own ``poll_interval`` of minutes. A
 user running a block against ``python -m airflow_provider_ttm.emulator`` sees the same run, one
-poll interval later. A block that never trains its model still waits until its own timeout, which
-the run's bound (``RUN_SECONDS``) turns into a failure naming the models and their statuses.
+poll interval later. A block that never trains its model waits until its own timeout: the run's
+bound (the ``dag_runner``'s 300 s) turns that into a failure naming the models and their statuses.
 
 ``{literalinclude}`` blocks show files of ``dags/``, which tests/integration/test_example_dags.py
 runs; a Python block that cannot run here is in ``NOT_RUN`` with the reason (and not collected).
@@ -30,7 +31,22 @@ from support.code_blocks import CodeBlock, code_blocks
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+DOCS_PAGES = sorted((REPO_ROOT / "docs").glob("*.md"))
+
+
+def _included_pages(pages: list[Path]) -> list[Path]:
+    """The Markdown files the pages ``{include}`` (CHANGELOG.md, shown by docs/changelog.md)."""
+    return sorted(
+        {
+            (page.parent / block.info.split(maxsplit=1)[1]).resolve()
+            for page in pages
+            for block in code_blocks(page.read_text(encoding="utf-8"))
+            if block.directive == "include" and block.info.endswith(".md")
+        }
+    )
+
+
+PAGES = [REPO_ROOT / "README.md", *DOCS_PAGES, *_included_pages(DOCS_PAGES)]
 #: How long a requested fit takes in the emulator during these runs (its default is 1 s).
 FIT_SECONDS = 0.0
 SUCCESS = "success"
@@ -62,6 +78,7 @@ PYTHON_BLOCKS = [
 
 
 def test_the_pages_have_python_blocks_and_the_exceptions_are_still_there() -> None:
+    assert REPO_ROOT / "CHANGELOG.md" in PAGES  # through docs/changelog.md
     shown = {(page, _first_line(block)) for page, block in ALL_PYTHON_BLOCKS}
     assert ("README.md", "import pendulum") in shown
     assert set(NOT_RUN) <= shown, "an entry of NOT_RUN names a block no page shows any more"
