@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from airflow_provider_ttm.testing.lifetime import die_with_parent, reaper
 
 from .processes import MARKER_VAR, Component, marked_processes, start_component
 
@@ -60,6 +63,7 @@ class AirflowHome:
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.airflow_home = self.root / "airflow"
         self.marker = self.root.name
+        reaper().watch_marker(f"{MARKER_VAR}={self.marker}")  # should the test run die before stop()
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
 
@@ -123,6 +127,7 @@ class AirflowHome:
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
                 check=False,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
         if migrate.returncode != 0:
             raise AirflowStartError(
