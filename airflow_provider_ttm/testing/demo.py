@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _airflow(["db", "migrate"], env, home / "db-migrate.log")
             confs = dict(item.split("=", 1) for item in args.conf)
-            runs = [_start_dag(dag_id, env, home, confs.get(dag_id)) for dag_id in args.dag_ids]
+            for dag_id in args.dag_ids:
+                runs.append(_start_dag(dag_id, env, home, confs.get(dag_id)))
             consumer, _, producer = (args.asset_triggered or "").partition("=")
             if producer:
                 stage = SchedulerStage(_dag_env(env, home, producer), home, args.scheduler_timeout)

@@ -7,8 +7,9 @@ Two guards, for two ways a run ends:
   lives as long as they should).
 - :class:`Reaper`: a watchdog process in its own session, told the process groups (and the environment
   markers) of what was started; when the run's process dies, even by SIGKILL, its pipe to the watchdog
-  closes and the watchdog stops those groups: their signal, then SIGKILL after a grace period. Groups
-  stopped normally are forgotten first.
+  closes and the watchdog stops those groups: their signal, then SIGKILL after a grace period; then it
+  removes the run's temp dirs it was told about. Groups stopped normally (dirs removed or kept) are
+  forgotten first.
 
 Only the standard library is imported here: ``python -m airflow_provider_ttm.testing.lifetime`` is the
 watchdog. Linux only (``/proc``, ``prctl``); elsewhere :func:`die_with_parent` does nothing.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,12 +115,10 @@ class Reaper:
     """
 
     def __init__(self, grace: float = REAP_GRACE_SECONDS) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(grace)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            env=env,
             start_new_session=True,  # out of reach of the signals sent to the run's process group
         )
 
@@ -140,6 +140,20 @@ class Reaper:
         :param pgid: the process group id.
         """
         self._send(f"forget {pgid}")
+
+    def watch_path(self, path: Path) -> None:
+        """Remove the directory ``path`` too, once the watched processes are gone.
+
+        :param path: a temp dir of the run.
+        """
+        self._send(f"path {path}")
+
+    def forget_path(self, path: Path) -> None:
+        """The directory ``path`` is removed already, or kept on purpose.
+
+        :param path: the directory.
+        """
+        self._send(f"forget-path {path}")
 
     def watch_marker(self, marker: str) -> None:
         """Stop, too, every process whose environment holds ``marker`` (``NAME=value``).
@@ -233,8 +247,9 @@ def _watch(commands: IO[str], grace: float) -> None:
     """Read commands until the pipe closes, then stop what is still watched."""
     groups: dict[int, int] = {}
     markers: set[str] = set()
+    paths: set[str] = set()
     for line in commands:
-        command, _, argument = line.strip().partition(" ")
+        command, _, argument = line.rstrip("\n").partition(" ")
         if command == "watch":
             pgid, sig = argument.split()
             groups[int(pgid)] = int(sig)
@@ -242,7 +257,13 @@ def _watch(commands: IO[str], grace: float) -> None:
             groups.pop(int(argument), None)
         elif command == "marker":
             markers.add(argument)
+        elif command == "path":
+            paths.add(argument)
+        elif command == "forget-path":
+            paths.discard(argument)
     reap(groups, markers, grace)
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def reap(groups: dict[int, int], markers: Iterable[str], grace: float) -> None:

@@ -51,6 +51,7 @@ def test_wait_to_be_stopped(small_deployment: AirflowDeployment) -> None:
         "pids": descendants(os.getpid()),
         "components": small_deployment.component_pids(),
         "marker": small_deployment.marker,
+        "root": str(small_deployment.root),
         "reaper": reaper().pid,
     }
     with open(os.environ[REPORT_VAR], "w") as out:

@@ -12,7 +12,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +28,8 @@ pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("stopped_run.py")
-START_SECONDS = 240.0  # the child's deployment up (about 25 s alone)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)
+START_SECONDS = 300.0  # the three children's deployments up side by side (about 25 s for one alone)
 TEARDOWN_SECONDS = 90.0  # the child's teardown after SIGTERM or SIGINT (the triggerer alone takes 11 s)
 GONE_SECONDS = 30.0  # what is left after the child is gone: the watchdog's 10 s grace, then SIGKILL
 
@@ -44,44 +48,71 @@ def _wait_gone(pids: list[int], marker: str, timeout: float) -> list[int]:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
-def test_a_stopped_run_leaves_nothing_behind(sig: signal.Signals, tmp_path: Path) -> None:
-    report, log_path = tmp_path / "started.json", tmp_path / "child.log"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q", str(CHILD)]
-    with log_path.open("wb") as log:
-        child = start_guarded(
-            command,
-            env={**os.environ, REPORT_VAR: str(report)},
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+@dataclass
+class ChildRun:
+    """A child pytest running ``stopped_run.py``: its process, the report it writes, its output."""
+
+    process: subprocess.Popen[bytes]
+    report: Path
+    log_path: Path
+
+    def started(self) -> dict[str, Any]:
+        """Wait for the report of what the child started; fail with its output if it ends first."""
         deadline = time.monotonic() + START_SECONDS
-        while not report.exists() or not report.read_text():
-            assert child.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
+        while not self.report.exists():
+            assert self.process.poll() is None, self.log_path.read_text()
+            assert time.monotonic() < deadline, self.log_path.read_text()
             time.sleep(0.5)
-        time.sleep(0.2)  # the report is written in one go; let the write finish
-        started = json.loads(report.read_text())
-        pids = [*started["pids"], started["reaper"]]
-        assert started["components"]["triggerer"][1:], started  # the trigger runner, in the group
-        assert child.pid not in pids and started["reaper"] in started["pids"]
+        return json.loads(self.report.read_text())  # type: ignore[no-any-return]
 
-        os.kill(child.pid, sig)
-        child.wait(timeout=TEARDOWN_SECONDS)
-        survivors = _wait_gone(pids, started["marker"], GONE_SECONDS)
 
-        output = log_path.read_text()
-        assert not survivors, f"left behind: {describe(survivors)}\n{output}"
-        if sig == signal.SIGKILL:
-            assert child.returncode == -signal.SIGKILL
-        else:  # the fixtures' teardown stopped the deployment, not the watchdog
-            assert TEARDOWN_DONE in output, output
-            assert f"KeyboardInterrupt: stopped by {sig.name}" in output, output
-            assert child.returncode == pytest.ExitCode.INTERRUPTED, output
+@pytest.fixture(scope="module")
+def child_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[signal.Signals, ChildRun]]:
+    """One child run per signal, all started at once (their deployments come up side by side)."""
+    runs: dict[signal.Signals, ChildRun] = {}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q", str(CHILD)]
+    try:
+        for sig in SIGNALS:
+            folder = tmp_path_factory.mktemp(sig.name)
+            report, log_path = folder / "started.json", folder / "child.log"
+            with log_path.open("wb") as log:
+                process = start_guarded(
+                    command,
+                    env={**os.environ, REPORT_VAR: str(report)},
+                    cwd=REPO_ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            runs[sig] = ChildRun(process, report, log_path)
+        yield runs
     finally:
-        stop_group(child, 5.0)
+        for run in runs.values():
+            stop_group(run.process, 5.0)
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_stopped_run_leaves_nothing_behind(
+    sig: signal.Signals, child_runs: dict[signal.Signals, ChildRun]
+) -> None:
+    child = child_runs[sig]
+    started = child.started()
+    pids = [*started["pids"], started["reaper"]]
+    assert started["components"]["triggerer"][1:], started  # the trigger runner, in the group
+    assert started["reaper"] in started["pids"] and Path(started["root"]).is_dir()
+
+    os.kill(child.process.pid, sig)
+    child.process.wait(timeout=TEARDOWN_SECONDS)
+    survivors = _wait_gone(pids, started["marker"], GONE_SECONDS)
+
+    output = child.log_path.read_text()
+    assert not survivors, f"left behind: {describe(survivors)}\n{output}"
+    assert not Path(started["root"]).exists(), output  # PostgreSQL's data, the logs
+    if sig == signal.SIGKILL:
+        assert child.process.returncode == -signal.SIGKILL
+    else:  # the fixtures' teardown stopped the deployment, not the watchdog
+        assert TEARDOWN_DONE in output, output
+        assert f"KeyboardInterrupt: stopped by {sig.name}" in output, output
+        assert child.process.returncode == pytest.ExitCode.INTERRUPTED, output
 
 
 FAKE_MAKE = textwrap.dedent(
