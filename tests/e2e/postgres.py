@@ -23,11 +23,16 @@ from .processes import Component, start_component
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_USER = "postgres"
 INITDB_FLAGS = ("-E", "UTF8", "--no-locale", "--no-sync")
+SETTINGS = (
+    "listen_addresses=127.0.0.1",
+    *("fsync=off", "synchronous_commit=off", "full_page_writes=off"),
+    "max_connections=200",
+)
 
 
 def find_pg_bin() -> Path | None:
-    """Return the newest ``/usr/lib/postgresql/<version>/bin`` holding ``pg_ctl``, if any."""
-    found = [p.parent for p in PG_ROOT.glob("*/bin/pg_ctl") if p.is_file()]
+    """Return the newest ``/usr/lib/postgresql/<version>/bin`` holding ``postgres``, if any."""
+    found = [p.parent for p in PG_ROOT.glob("*/bin/postgres") if p.is_file()]
     return max(found, key=lambda d: _version_key(d.parent.name), default=None)
 
 
@@ -48,7 +53,7 @@ def ensure_postgres_installed() -> Path:
     _stop_debian_clusters()
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        raise RuntimeError(f"apt-get installed postgresql but no pg_ctl under {PG_ROOT}/*/bin")
+        raise RuntimeError(f"apt-get installed postgresql but no postgres under {PG_ROOT}/*/bin")
     return bin_dir
 
 
@@ -109,30 +114,12 @@ class PostgresCluster:
         self.log_path.touch()
         self._own(self.log_path)
         self._run("initdb", "-D", self.data_dir, "-A", "trust", "-U", PG_USER, *INITDB_FLAGS)
-        options = (
-            *(
-                "-D",
-                self.data_dir,
-                "-p",
-                self.port,
-                "-k",
-                self.socket_dir,
-                "-c",
-                "listen_addresses=127.0.0.1",
-            ),
-            *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
-            *("-c", "max_connections=200"),
-        )
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
+        argv += ["-k", str(self.socket_dir), *(arg for setting in SETTINGS for arg in ("-c", setting))]
         # Not pg_ctl, which daemonizes it: the postmaster stays our child, in a group of its own, and
         # gets SIGQUIT (immediate shutdown: it stops its backends) should the test run die first.
         self.server = start_component(
-            "postgres",
-            [str(self.bin_dir / "postgres"), *map(str, options)],
-            {k: v for k, v in self.env.items() if k != "PGDATA"},
-            self.root,
-            self.log_path,
-            signal.SIGQUIT,
-            **self._as_postgres(),
+            "postgres", argv, self.env, self.root, self.log_path, signal.SIGQUIT, **self._as_postgres()
         )
         deadline = time.monotonic() + timeout
         while not self._accepts():
@@ -154,8 +141,8 @@ class PostgresCluster:
         return ready.returncode == 0
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the server (fast shutdown), by immediate shutdown and then SIGKILL if it takes longer
-        than ``timeout`` seconds. Idempotent.
+        """Stop the server: fast shutdown; immediate shutdown if that takes longer than ``timeout``
+        seconds, then SIGKILL. Idempotent.
 
         :param timeout: seconds for each step.
         """

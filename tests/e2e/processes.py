@@ -89,17 +89,6 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def ancestors(pid: int) -> list[int]:
-    """``pid``'s parent, its parent, and so on up to (not including) pid 1."""
-    table = process_table()
-    found = []
-    parent = table.get(pid, (0, 0))[0]
-    while parent > 1:
-        found.append(parent)
-        parent = table.get(parent, (0, 0))[0]
-    return found
-
-
 def crash(component: Component) -> list[int]:
     """SIGKILL a component's whole process group and every descendant at once, like a lost machine.
 
