@@ -108,8 +108,8 @@ def signal_pid(pid: int, sig: int) -> None:
 class Reaper:
     """The watchdog of one run: stops the process groups it was told about when this process dies.
 
-    Start it from the main thread. Each command is one line on the watchdog's stdin; closing that pipe
-    (this process exiting, however) makes it stop what it still watches, then exit.
+    Each command is one line on the watchdog's stdin, a pipe no other child inherits (``close_fds``);
+    closing it (this process exiting, however) makes the watchdog stop what it still watches, then exit.
 
     :param grace: seconds between the groups' own signal and SIGKILL.
     """
