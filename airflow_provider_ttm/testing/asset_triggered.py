@@ -98,13 +98,17 @@ class SchedulerStage:
     def _start_scheduler_when_ready(self) -> None:
         """Start the scheduler once the execution API answers, then live until :meth:`stop`: the
         scheduler gets SIGTERM when the thread that started it ends (``PR_SET_PDEATHSIG``)."""
-        if self._wait_execution_api():
-            with self._lock:
-                if not self._stopping.is_set():
-                    self._start("scheduler", "--skip-serve-logs")
-        else:
-            self._error = f"The execution API did not start (see {self.logs / 'api-server.log'})."
-        self._scheduler_started.set()
+        try:
+            if self._wait_execution_api():
+                with self._lock:
+                    if not self._stopping.is_set():
+                        self._start("scheduler", "--skip-serve-logs")
+            else:
+                self._error = f"The execution API did not start (see {self.logs / 'api-server.log'})."
+        except OSError as error:
+            self._error = f"The scheduler did not start: {error}"
+        finally:
+            self._scheduler_started.set()
         self._stopping.wait()
 
     def _wait_execution_api(self) -> bool:
