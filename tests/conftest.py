@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_ttm.testing.lifetime import interrupt_on_terminate
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
 
@@ -26,6 +28,12 @@ os.environ.update(
         "TTM_EXAMPLE_RETRY_DELAY": "1",
     }
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI time limit, ``timeout``) stops the run as Ctrl-C does: every fixture's teardown
+    runs, so every process a test started is stopped (docs/development.md)."""
+    interrupt_on_terminate()
 
 
 @pytest.fixture(scope="session")
