@@ -1,7 +1,9 @@
 """Checks of operator, sensor and trigger arguments, each failing with a ValueError that names the argument.
 
-Literal values are checked when the DAG is parsed; templated values (a Jinja string or another
-task's output) once rendered, in ``execute``, before the first request.
+An argument that is not a template field is checked when the DAG is parsed, in ``__init__``. A
+template field is kept there exactly as given (Airflow renders it after ``__init__``, and its
+provider rules forbid logic on it there) and checked once rendered, in ``execute``, before the
+first request.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from datetime import timedelta
 
 from airflow_provider_ttm.api.endpoints import shown
 from airflow_provider_ttm.api.statuses import ModelStatus
-from airflow_provider_ttm.version_compat import ResolveMixin
 
 #: The longest duration accepted (ten years): far beyond any wait, yet small enough that
 #: ``now + MAX_SECONDS`` is a valid ``datetime`` and a ``timedelta`` for Airflow (trigger timeouts,
@@ -21,14 +22,6 @@ MAX_SECONDS = 10 * 365 * 24 * 3600
 MIN_POLL_INTERVAL = 0.05
 #: The longest connection id (Airflow's own limit on ids).
 MAX_CONN_ID_LENGTH = 250
-
-
-def is_resolved_later(value: object) -> bool:
-    """Whether ``value`` is only known at run time: a Jinja template, another task's output, or an
-    argument of a mapped task group."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    return isinstance(value, ResolveMixin)
 
 
 def positive_seconds(param: str, value: object, *, minimum: float = 0.0) -> float:
@@ -95,18 +88,15 @@ def text(param: str, value: object, *, max_length: int = 256) -> str:
     return value
 
 
-def check_conn_id(value: object, *, rendered: bool) -> None:
-    """Check ``ttm_conn_id``: a non-blank string once known (a template is checked once rendered)."""
-    if rendered or not is_resolved_later(value):
-        text("ttm_conn_id", value, max_length=MAX_CONN_ID_LENGTH)
+def check_conn_id(value: object) -> None:
+    """Check ``ttm_conn_id`` (rendered): a non-blank string of at most ``MAX_CONN_ID_LENGTH`` characters."""
+    text("ttm_conn_id", value, max_length=MAX_CONN_ID_LENGTH)
 
 
-def status_names(param: str, value: object, *, rendered: bool = True) -> list[str]:
-    """Return ``value`` if it is a list (or tuple) of documented model statuses, any case.
+def status_names(param: str, value: object) -> list[str]:
+    """Return ``value`` (rendered) as a list if it is a list (or tuple) of documented model statuses, any case.
 
     A single string such as ``"Ready"`` is refused: it is a common slip for ``["Ready"]``.
-
-    :param rendered: False when the DAG is parsed: items that are templates are checked later.
     """
     known = ", ".join(member.value for member in ModelStatus)
     if not isinstance(value, (list, tuple)):
@@ -115,6 +105,6 @@ def status_names(param: str, value: object, *, rendered: bool = True) -> list[st
             f"got {shown(value)} ({type(value).__name__})."
         )
     for item in value:
-        if (rendered or not is_resolved_later(item)) and ModelStatus.parse(item) is None:
+        if ModelStatus.parse(item) is None:
             raise ValueError(f"{param} must hold model statuses among {known}; got {shown(item)}.")
     return list(value)

@@ -37,6 +37,8 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": _INTEGRATION,
                 "python-modules": [
+                    f"{_MODULE}.operators.base",
+                    f"{_MODULE}.operators.data",
                     f"{_MODULE}.operators.ttm",
                     f"{_MODULE}.operators.training",
                     f"{_MODULE}.operators.inference",

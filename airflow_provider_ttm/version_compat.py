@@ -42,12 +42,6 @@ if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.triggers.base import BaseEventTrigger
 else:  # Airflow 2.11: a stand-in base, so the provider's event trigger module still imports
     from airflow.triggers.base import BaseTrigger as BaseEventTrigger
-#: What Airflow resolves only at run time: another task's output (``XComArg``) and the arguments of
-#: a mapped task group (``MappedArgument``) derive from it.
-if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk.definitions._internal.mixins import ResolveMixin
-else:  # Airflow 2.11
-    from airflow.utils.mixins import ResolveMixin
 #: The context key (and template variable) of the asset events that started an asset-triggered run:
 #: Airflow 2.11 calls assets datasets.
 TRIGGERING_ASSET_EVENTS_KEY: str = (
@@ -176,7 +170,6 @@ __all__ = [
     "START_FROM_TRIGGER_SUPPORTED",
     "TRIGGERING_ASSET_EVENTS_KEY",
     "BaseEventTrigger",
-    "ResolveMixin",
     "TaskStateStore",
     "amask_secret",
     "asset_event_uri",

@@ -1,9 +1,9 @@
 """Several Tune The Model models waited on at once in the triggerer (deferrable mode).
 
 One create task per model configuration (dynamic task mapping), then a deferrable sensor per
-model, then a teardown deleting every model; beside it, one task that creates a model and waits
-for it in the triggerer itself (``wait_for_ready=True``). While the models train no worker slot is
-held: each wait is a trigger in the triggerer. ``TTM_EXAMPLE_POKE_INTERVAL`` (seconds, default
+model, then a teardown deleting every model; beside it, one task that creates a generator and
+waits for it in the triggerer itself (``wait_for_ready=True``), then one that generates responses
+with it. While the models train no worker slot is held: each wait is a trigger in the triggerer. ``TTM_EXAMPLE_POKE_INTERVAL`` (seconds, default
 60) lets the demo poll the bundled emulator quickly.
 """
 
@@ -14,6 +14,7 @@ import os
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, TriggerRule
 
+from airflow_provider_ttm.operators.inference import TuneTheModelGenerateOperator
 from airflow_provider_ttm.operators.ttm import (
     TuneTheModelCreateModelOperator,
     TuneTheModelDeleteModelOperator,
@@ -58,10 +59,18 @@ with DAG(
         poll_interval=POKE_INTERVAL,
         timeout=60 * 60 * 6,
     )
+    # Once it is Ready, the generator answers each input with num_hypos responses.
+    generate = TuneTheModelGenerateOperator(
+        task_id="generate",
+        model_name=create_and_wait.output,
+        inputs=["Write a one-line product description for a kettle", "Suggest a name for a bakery"],
+        num_hypos=2,
+        max_tokens=32,
+    )
     delete_generator = TuneTheModelDeleteModelOperator(
         task_id="delete_generator", model_name=create_and_wait.output
     )
-    create_and_wait >> delete_generator.as_teardown(setups=create_and_wait)
+    create_and_wait >> generate >> delete_generator.as_teardown(setups=create_and_wait)
     # A create-and-wait task is its own setup: when its wait fails, the setup has failed, which a
     # teardown's default trigger rule reads as "nothing to tear down". The model exists by then
     # (its id is in XCom before the wait starts), so this teardown runs whatever happened.

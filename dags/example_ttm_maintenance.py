@@ -9,7 +9,8 @@ in training are left alone, and so is the champion the nightly retrain example k
 protected by it).
 
 The first task only lists what the second deletes, so each day's log and XCom show the models
-before they go. A delete that fails fails the task: the models deleted before it are in the XCom
+before they go; beside them, a third lists the models in training, which no cleanup deletes but
+which cost money too. A delete that fails fails the task: the models deleted before it are in the XCom
 ``deleted_before_failure``, and the retry deletes the rest. ``TTM_EXAMPLE_RETRY_DELAY`` (seconds,
 default 300) lets the tests retry quickly.
 """
@@ -23,6 +24,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_ttm.operators.cleanup import TuneTheModelCleanupOperator
+from airflow_provider_ttm.operators.ttm import TuneTheModelListModelsOperator
 
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("TTM_EXAMPLE_RETRY_DELAY", "300")))
 
@@ -51,3 +53,9 @@ with DAG(
     )
     list_forgotten >> delete_forgotten
     # [END howto_ttm_cleanup]
+
+    # [START howto_ttm_list_models]
+    list_training = TuneTheModelListModelsOperator(
+        task_id="list_models_in_training", statuses=["TrainRequested", "InQueue", "Training"]
+    )
+    # [END howto_ttm_list_models]

@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from airflow_provider_ttm.testing.lifetime import interrupt_on_terminate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -25,6 +28,12 @@ os.environ.update(
         "TTM_EXAMPLE_RETRY_DELAY": "1",
     }
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI time limit, ``timeout``) stops the run as Ctrl-C does: every fixture's teardown
+    runs, so every process a test started is stopped (docs/development.md)."""
+    interrupt_on_terminate()
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +59,22 @@ def one_attempt_conn(ttm_emulator, monkeypatch: pytest.MonkeyPatch) -> str:
         ),
     )
     return "ttm_one_attempt"
+
+
+@pytest.fixture
+def attempts_conn(ttm_emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], str]:
+    """``attempts_conn(n)``: a connection to the emulator trying each request ``n`` times in all,
+    with no wait between attempts; returns its id."""
+
+    def define(max_attempts: int) -> str:
+        extra = {"max_attempts": max_attempts, "backoff_cap": 0, "timeout": 10}
+        conn = {
+            "conn_type": "ttm",
+            "host": ttm_emulator.url,
+            "password": ttm_emulator.api_key,
+            "extra": extra,
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_TTM_ATTEMPTS", json.dumps(conn))
+        return "ttm_attempts"
+
+    return define

@@ -47,6 +47,11 @@ class TuneTheModelApiError(TuneTheModelError):
         super().__init__(message)
         self.status_code = status_code
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP status code, ``status_code`` by its name up to 0.1.0 (kept, not deprecated)."""
+        return self.status_code
+
 
 class TuneTheModelAuthenticationError(TuneTheModelApiError):
     """The API key was rejected (401 or 403)."""

@@ -76,6 +76,10 @@ class RetryLog(Protocol):
 class Retries:
     """The retries of one request: which attempt failed, the wait before the next, its log line.
 
+    One ``Retries`` is the whole budget of a request: every layer that sends it again (the
+    transport's backoff, its quiet resend on a stale connection, a batch's item retries) takes its
+    attempts from here, so the service sees it at most ``max_attempts`` times in all.
+
     :param policy: the connection's retry policy.
     :param what: the request, as its log line names it (``Tune The Model GET /v0/models``).
     :param log: where each retry is logged, once, at WARNING.
@@ -116,6 +120,17 @@ class Retries:
         )
         self.attempt += 1
         return wait
+
+    def resend_at_once(self) -> bool:
+        """Take the next attempt for a resend without a wait or a log line, if one is left.
+
+        For a request cut off by the server's idle close of a pooled connection: it is sent again
+        at once, but the resend is an attempt like any other, counted toward ``max_attempts``.
+        """
+        if self.attempt >= self.policy.max_attempts:
+            return False
+        self.attempt += 1
+        return True
 
 
 def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:

@@ -54,9 +54,6 @@ class EmulatorConfig:
     How the emulator behaves.
 
     :param api_keys: the keys accepted in the ``Authorization`` header.
-    :param api_key_aliases: key -> the key whose account it opens: an aliased key sees and changes
-        that key's models and files, as a rotated key of the same account does (the old key may then
-        be revoked, dropped from ``api_keys``). The alias must itself be in ``api_keys`` to be accepted.
     :param host: the address to listen on (loopback by default).
     :param port: the port; 0 picks a free one.
     :param train_seconds: how long a fit takes from TrainRequested to Ready (or FitFailed).
@@ -77,10 +74,12 @@ class EmulatorConfig:
     :param ssl_certfile: a PEM certificate to serve HTTPS with.
     :param ssl_keyfile: the certificate's private key.
     :param log_level: uvicorn's log level.
+    :param api_key_aliases: key -> the key whose account it opens: an aliased key sees and changes
+        that key's models and files, as a rotated key of the same account does (the old key may then
+        be revoked, dropped from ``api_keys``). The alias must itself be in ``api_keys`` to be accepted.
     """
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
-    api_key_aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
     host: str = "127.0.0.1"
     port: int = 0
     train_seconds: float = 1.0
@@ -94,6 +93,8 @@ class EmulatorConfig:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     log_level: str = "warning"
+    # Last: the fields before it keep their positions of 0.1.0.
+    api_key_aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.api_keys, str) or not self.api_keys:

@@ -6,10 +6,18 @@ one ``Session`` may be shared across threads (its cookie jar and adapters hold m
 lock around a shared session would run the calls one at a time. A session per thread costs one
 connection per worker, bounded by ``max_concurrency``, and needs no lock. The connection is never
 read from a worker thread.
+
+The retries of an input are written once, here: the per-thread transports send each request once
+(``max_attempts`` 1), and the runner sends it again, with the connection's backoff, as the policy
+allows. An input whose reply cannot be read (a garbled 200), or cut off by a stale keep-alive
+connection (which the transport alone would resend at once), is retried within the same budget. So
+one input reaches the service at most ``min(max_attempts, retries + 1)`` times, and a batch of N
+inputs at most N times that.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -42,8 +50,9 @@ class BatchRunner(Generic[ItemT, ResultT]):
     :param log: where item retries are logged.
     :param call: sends one item over the given transport and returns its result.
     :param max_concurrency: the most calls in flight at once.
-    :param retries: extra attempts of an item whose failure may pass (429, 5xx, network, a garbled
-        reply), after the transport's own retries; other failures stop the batch at once.
+    :param retries: the most extra attempts of an item whose failure may pass (429, 5xx, network, a
+        garbled reply), within the connection's ``max_attempts``: an item is tried at most
+        ``min(max_attempts, retries + 1)`` times in all. Other failures stop the batch at once.
     """
 
     def __init__(
@@ -56,10 +65,14 @@ class BatchRunner(Generic[ItemT, ResultT]):
         retries: int,
     ) -> None:
         self.settings = settings
+        #: What the per-thread transports are built from: one attempt each, retried here only.
+        self.once = dataclasses.replace(settings, retry=dataclasses.replace(settings.retry, max_attempts=1))
         self.log = log
         self.call = call
         self.max_concurrency = max_concurrency
         self.retries = retries
+        #: The attempts of one item in all: the connection's ``max_attempts``, capped by ``retries``.
+        self.attempts = min(settings.retry.max_attempts, retries + 1)
         self.retried = 0
         self._local = threading.local()
         self._transports: list[SyncTransport] = []
@@ -94,7 +107,7 @@ class BatchRunner(Generic[ItemT, ResultT]):
     def _transport(self) -> SyncTransport:
         transport: SyncTransport | None = getattr(self._local, "transport", None)
         if transport is None:
-            transport = SyncTransport(self.settings, self.log)
+            transport = SyncTransport(self.once, self.log)
             self._local.transport = transport
             with self._lock:
                 self._transports.append(transport)
@@ -102,7 +115,7 @@ class BatchRunner(Generic[ItemT, ResultT]):
 
     def _attempts(self, index: int, item: ItemT) -> ResultT:
         label = f"Input {index} ({shown(item, _PREVIEW_CHARS)})"
-        retries = Retries(self.settings.retry, label, self.log, max_attempts=self.retries + 1)
+        retries = Retries(self.settings.retry, label, self.log, max_attempts=self.attempts)
         try:
             return call_with_retries(lambda: self._call(item), retries)
         except TuneTheModelError as error:

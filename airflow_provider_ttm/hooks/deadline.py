@@ -8,6 +8,12 @@ one passes with the attempt still running, shuts the sockets of its connections:
 returns at once and the transport reports a timeout. Attempts cost a heap push and pop under a
 lock; the watchdog wakes only when a deadline is due, not per request.
 
+A connection remembers the socket it connected with (TLS, or TLS through a proxy's tunnel,
+included), because it does not always keep it: when a reply ends the connection (``Connection:
+close``, HTTP/1.0, a body read until the server closes), ``http.client`` hands the socket to the
+reply and drops it from the connection. The watchdog shuts that socket all the same, so the bound
+holds whatever the framing of the reply and whatever the server does with the connection.
+
 The pools also close a connection that sat idle longer than ``KEEPALIVE_EXPIRY_SECONDS`` before
 reusing it, so a request is rarely sent on a connection the server is just closing for idleness.
 """
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
 from urllib3 import poolmanager
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
 
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 #: server keep-alive timeouts (uvicorn and Node.js close idle connections after 5 s).
 KEEPALIVE_EXPIRY_SECONDS = 4.0
 _IDLE_SINCE = "_ttm_idle_since"
+_CONNECTED = "_ttm_connected"
 #: How soon a late attempt whose connection was still connecting is looked at again.
 _RECHECK_SECONDS = 0.1
 
@@ -145,16 +153,33 @@ _current = _CurrentAttempt()
 
 
 def _shut(connection: BaseHTTPConnection) -> bool:
-    """Shut the connection's socket; False when it has none yet (still connecting)."""
-    sock = getattr(connection, "sock", None)
-    if sock is None:
+    """Shut the TCP connection under the connection's socket, or under the one a reply took from it
+    (TLS or not); False when there is no open one yet (still connecting, or about to reconnect)."""
+    sock = getattr(connection, "sock", None) or getattr(connection, _CONNECTED, None)
+    while sock is not None and not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)  # TLS inside a proxy's TLS: the tunnel's socket
+    if sock is None or sock.fileno() == -1:
         return False
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):  # already closed
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    else:
-        sock.close()
+    with contextlib.suppress(OSError):  # closed meanwhile
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
     return True
+
+
+class _RememberingConnection:
+    """Connection behaviour: remember the socket of the last connect, which a reply may take away."""
+
+    def connect(self) -> None:
+        setattr(self, _CONNECTED, None)
+        super().connect()  # type: ignore[misc]
+        setattr(self, _CONNECTED, self.sock)  # type: ignore[attr-defined]
+
+
+class _BoundedHTTPConnection(_RememberingConnection, HTTPConnection):
+    pass
+
+
+class _BoundedHTTPSConnection(_RememberingConnection, HTTPSConnection):
+    pass
 
 
 class _BoundedPool:
@@ -178,11 +203,11 @@ class _BoundedPool:
 
 
 class _BoundedHTTPPool(_BoundedPool, HTTPConnectionPool):
-    pass
+    ConnectionCls = _BoundedHTTPConnection
 
 
 class _BoundedHTTPSPool(_BoundedPool, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _BoundedHTTPSConnection
 
 
 _POOLS = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}

@@ -1,7 +1,8 @@
 """The one retry engine: a blocking and an async runner of ``api.retry.Retries``.
 
 Every request with retries goes through here: API calls (both transports), dataset uploads and
-the items of a batch. Why not tenacity (which Airflow installs): the policy's one step that is not
+the items of a batch; each through exactly one runner, with one ``Retries`` as its whole budget of
+``max_attempts`` (a batch's items go over transports that try once, and are retried here only). Why not tenacity (which Airflow installs): the policy's one step that is not
 a wait, recovering a create whose reply was lost by looking the model up instead of sending the
 create again, returns a result from the middle of a failure; in tenacity that is a callback that
 smuggles state out of ``retry_error_callback``. Ten lines of loop keep it readable.

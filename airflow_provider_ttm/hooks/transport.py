@@ -9,7 +9,9 @@ The ``timeout`` setting bounds each attempt in total (connecting, sending, the w
 ``asyncio.timeout`` around the async attempt, ``AttemptDeadline`` (see ``deadline.py``) around the
 blocking one. A request that fails on a pooled keep-alive connection before any byte of a reply
 (the server closed it for idleness just as it was reused) is sent again at once on a new
-connection, once per attempt, without a log line or a backoff wait, when it is idempotent.
+connection, without a log line or a backoff wait, when it is idempotent; that resend is one of the
+request's ``max_attempts`` like any retry (``Retries.resend_at_once``), so a server that drops
+every request still sees each at most ``max_attempts`` times.
 """
 
 from __future__ import annotations
@@ -73,12 +75,13 @@ class _Transport:
         self.log = log
         self.proxy: str | None = None  # the proxy requests go through, set by each transport
 
-    def _retries(self, request: ApiRequest) -> Retries:
+    def _retries(self, request: ApiRequest, max_attempts: int | None = None) -> Retries:
         return Retries(
             self.settings.retry,
             f"Tune The Model {request.method} {request.path}",
             self.log,
             idempotent=request.idempotent,
+            max_attempts=max_attempts,
         )
 
     def _transport_error(
@@ -134,14 +137,19 @@ class SyncTransport(_Transport):
         :param recover: for a non-idempotent request whose attempt may have taken effect (see
             ``hooks.retrying.Recovery``).
         """
-        return call_with_retries(lambda: self.send_once(request), self._retries(request), recover=recover)
+        retries = self._retries(request)
+        return call_with_retries(lambda: self._send(request, retries), retries, recover=recover)
 
     def send_once(self, request: ApiRequest) -> Any:
-        """Send ``request`` as one attempt (see the module docstring); return the decoded JSON reply."""
+        """Send ``request`` exactly once, never again; return the decoded JSON reply."""
+        return self._send(request, self._retries(request, max_attempts=1))
+
+    def _send(self, request: ApiRequest, retries: Retries) -> Any:
+        """One attempt, resent at once if a stale connection cut it off and ``retries`` has one left."""
         try:
             return self._attempt(request)
         except _StaleConnection as stale:
-            if not request.idempotent:
+            if not (request.idempotent and retries.resend_at_once()):
                 raise stale.error from None
         try:
             return self._attempt(request)
@@ -229,18 +237,23 @@ class AsyncTransport(_Transport):
         :param parse: made of the decoded reply in the same step as the decoding, with Python's
             cyclic garbage collector paused (see ``collector_paused``); its result is returned.
         """
-        return await acall_with_retries(lambda: self.send_once(request, parse=parse), self._retries(request))
+        retries = self._retries(request)
+        return await acall_with_retries(lambda: self._send(request, parse, retries), retries)
 
     async def send_once(self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None) -> Any:
-        """Send ``request`` as one attempt (see the module docstring); return the decoded JSON reply.
+        """Send ``request`` exactly once, never again; return the decoded JSON reply.
 
         :param request: what to send.
         :param parse: as for ``send``.
         """
+        return await self._send(request, parse, self._retries(request, max_attempts=1))
+
+    async def _send(self, request: ApiRequest, parse: Callable[[Any], Any] | None, retries: Retries) -> Any:
+        """One attempt, resent at once if a stale connection cut it off and ``retries`` has one left."""
         try:
             return await self._attempt(request, parse)
         except _StaleConnection as stale:
-            if not request.idempotent:
+            if not (request.idempotent and retries.resend_at_once()):
                 raise stale.error from None
         try:
             return await self._attempt(request, parse)

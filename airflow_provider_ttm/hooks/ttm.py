@@ -154,7 +154,14 @@ class TuneTheModelHook(BaseHook):
         """
         return parse_model(await transport.send(endpoints.get_model_status(model_name)), model_name)
 
-    async def alist_models(
+    async def alist_models(self, transport: AsyncTransport) -> list[ModelRecord]:
+        """Every model of the API key, without blocking (one request for all their statuses).
+
+        :param transport: an open async transport (see ``async_transport``).
+        """
+        return parse_model_list(await transport.send(endpoints.list_models()))
+
+    async def aindex_models(
         self, transport: AsyncTransport, wanted: Collection[str] | None = None
     ) -> ModelIndex:
         """The models of the API key by id, without blocking (one request for all their statuses).
@@ -171,7 +178,14 @@ class TuneTheModelHook(BaseHook):
         )
 
     def create_model(
-        self, spec: endpoints.ModelSpec | str, *, adopt_existing: bool = False, **fields: Any
+        self,
+        model_type: str | endpoints.ModelSpec,
+        *,
+        name: str | None = None,
+        num_classes: int | str | None = None,
+        train_iters: int | str | None = None,
+        pretrained_model: str | None = None,
+        adopt_existing: bool = False,
     ) -> ModelRecord:
         """Create a model, at most once.
 
@@ -181,17 +195,31 @@ class TuneTheModelHook(BaseHook):
         too large to read (over ``MAX_REPLY_BYTES``), the model is created without that check, and
         a create whose outcome is unknown fails the same way.
 
-        :param spec: the model to create, or only its ``model_type``, the other fields of
-            :class:`~airflow_provider_ttm.api.endpoints.ModelSpec` then given as keywords, e.g.
-            ``create_model("classifier", name="tweets", num_classes=3)``.
+        :param model_type: ``classifier`` or ``generator``; or the whole model as a
+            :class:`~airflow_provider_ttm.api.endpoints.ModelSpec` (then without the four below).
+        :param name: human-readable name; makes the call safe to retry.
+        :param num_classes: number of classes of a classifier (at least 2).
+        :param train_iters: training iterations.
+        :param pretrained_model: id of a model to start from.
         :param adopt_existing: return an existing, not failed model of the same name instead of
             creating one (for names unique to one task instance, so a retry finds its own model).
-        :param fields: with a ``model_type``, the other fields of ``ModelSpec``.
+        :raises ValueError: naming the argument that is wrong, before anything is sent.
         """
-        if not isinstance(spec, endpoints.ModelSpec):
-            spec = endpoints.ModelSpec(spec, **fields)
-        elif fields:
-            raise TypeError(f"Give a ModelSpec or its fields as keywords, not both; got {', '.join(fields)}.")
+        fields: dict[str, Any] = {
+            "name": name,
+            "num_classes": num_classes,
+            "train_iters": train_iters,
+            "pretrained_model": pretrained_model,
+        }
+        if isinstance(model_type, endpoints.ModelSpec):
+            given = [field for field, value in fields.items() if value is not None]
+            if given:
+                raise ValueError(
+                    f"model_type is a ModelSpec, which holds every field; give {', '.join(given)} in it."
+                )
+            spec = model_type
+        else:
+            spec = endpoints.ModelSpec(model_type, **fields)
         request, name = endpoints.create_model(spec), spec.name
         namesakes = self._namesakes(self._models_named, name, "model") if name is not None else None
         reusable = [model for model in namesakes or [] if not model.has_failed]
@@ -458,7 +486,9 @@ class TuneTheModelHook(BaseHook):
         :param model_name: the classifier's id.
         :param texts: the input texts.
         :param max_concurrency: the most requests in flight at once.
-        :param retries: extra attempts of an input whose failure may pass (see ``BatchRunner``).
+        :param retries: the most extra attempts of an input whose failure may pass, within the
+            connection's ``max_attempts``: an input is sent at most ``min(max_attempts, retries + 1)``
+            times in all (see ``BatchRunner``).
         :raises TuneTheModelBatchItemError: naming the input that failed for good.
         """
         for text in texts:
@@ -484,7 +514,9 @@ class TuneTheModelHook(BaseHook):
         :param texts: the input texts.
         :param options: the generation knobs, the same for every input.
         :param max_concurrency: the most requests in flight at once.
-        :param retries: extra attempts of an input whose failure may pass (see ``BatchRunner``).
+        :param retries: the most extra attempts of an input whose failure may pass, within the
+            connection's ``max_attempts``: an input is sent at most ``min(max_attempts, retries + 1)``
+            times in all (see ``BatchRunner``).
         :raises TuneTheModelBatchItemError: naming the input that failed for good.
         """
         for text in texts:
@@ -502,6 +534,7 @@ class TuneTheModelHook(BaseHook):
         concurrency: int,
         retries: int,
     ) -> list[ResultT]:
+        retries = endpoints.whole_number("retries", retries, minimum=0)
         runner = BatchRunner(self.settings, self.log, call, max_concurrency=concurrency, retries=retries)
         results = runner.run(texts)
         if runner.retried:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, conf, get_current_context
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch
@@ -17,8 +17,6 @@ from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers.events import model_from_event
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
@@ -36,8 +34,9 @@ _MAX_DEFAULT_NAME = 200
 class TuneTheModelBaseOperator(BaseOperator):
     """Base of the provider's operators and sensor: the connection id and a hook made on first use.
 
-    Subclasses check their arguments in ``check_arguments``, called at the end of their
-    ``__init__`` (literal values) and first thing in ``execute`` (all values, rendered).
+    ``__init__`` keeps each template field exactly as given, as Airflow's provider rules ask (it is
+    rendered after ``__init__``); subclasses check them, rendered, in ``check_arguments``, called
+    first thing in ``execute``, before any request. Other arguments are checked in ``__init__``.
 
     :param ttm_conn_id: the Airflow connection to use. (templated)
     """
@@ -46,12 +45,9 @@ class TuneTheModelBaseOperator(BaseOperator):
         super().__init__(**kwargs)
         self.ttm_conn_id = ttm_conn_id
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Raise a ValueError naming the first bad argument.
-
-        :param rendered: False when the DAG is parsed (templated values are skipped), True in ``execute``.
-        """
-        check_conn_id(self.ttm_conn_id, rendered=rendered)
+    def check_arguments(self) -> None:
+        """Raise a ValueError naming the first bad template field (rendered, in ``execute``)."""
+        check_conn_id(self.ttm_conn_id)
 
     @cached_property
     def hook(self) -> TuneTheModelHook:
@@ -67,9 +63,10 @@ class TuneTheModelDeferrableOperator(TuneTheModelBaseOperator):
 
     :param deferrable: wait in the triggerer, holding no worker slot (default from
         ``[operators] default_deferrable``).
-    :param max_consecutive_errors: transient status-check failures in a row (each one after the
-        hook's own retries) tolerated before the wait fails: by the sensor in every mode, by an
-        operator while deferred.
+    :param max_consecutive_errors: transient status-check failures in a row tolerated before the
+        wait fails: by the sensor in every mode, by an operator while deferred. Each check is one
+        request, tried at most ``max_attempts`` times in all (the connection's); checks are one
+        poll interval apart, so this counts checks, not attempts.
     :param coalesce: while deferred, share one list request per interval with the other waits on
         this connection in the triggerer (default); False polls this model's status endpoint alone.
     """
@@ -184,30 +181,21 @@ class TuneTheModelWaitingOperator(TuneTheModelDeferrableOperator):
         self.poll_interval = poll_interval_seconds("poll_interval", poll_interval)
         self.wait_timeout = positive_seconds("timeout", timeout)
 
-    def wait_until_ready(self, context: Context, model_name: str) -> None:
-        """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead."""
+    def wait_until_ready(self, model_name: str, context: Context | None = None) -> None:
+        """Return once the model is Ready; when deferrable, defer to ``execute_complete`` instead.
+
+        :param model_name: the model's id.
+        :param context: the task's context (by default the running task's own), whose
+            ``execution_timeout`` also bounds a deferred wait.
+        """
         if self.deferrable:
+            context = context if context is not None else get_current_context()
             self.log.info("Deferring: model %s is waited on in the triggerer.", model_name)
             watch = StatusWatch(
                 model_name, started_at=time.time(), max_consecutive_errors=self.max_consecutive_errors
             )
             self.defer_wait(context, watch, poll_interval=self.poll_interval, wait_timeout=self.wait_timeout)
         self.hook.wait_for_model(model_name, poll_interval=self.poll_interval, timeout=self.wait_timeout)
-
-
-def keep_arguments(task: BaseOperator, names: Iterable[str], arguments: Mapping[str, Any]) -> None:
-    """Keep each of ``names`` from ``arguments`` (an ``__init__``'s ``locals()``) as an attribute, as given.
-
-    For arguments that are read by name from one list of names (the fields of ``ModelSpec`` or
-    ``GenerationOptions``, the training operator's datasets), so that list is the only one.
-    Airflow renders templates in the attributes.
-
-    :param task: the task being made.
-    :param names: the arguments to keep.
-    :param arguments: the ``__init__``'s arguments by name.
-    """
-    for name in names:
-        setattr(task, name, arguments[name])
 
 
 def execution_deadline(task: BaseOperator, context: Context) -> float | None:

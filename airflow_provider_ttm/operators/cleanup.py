@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import MODEL_STATUSES_AFTER_FIT, ModelStatus
-from airflow_provider_ttm.arguments import flag, is_resolved_later, positive_seconds, status_names, text
+from airflow_provider_ttm.arguments import flag, positive_seconds, status_names, text
 from airflow_provider_ttm.operators.base import TuneTheModelBaseOperator
 
 if TYPE_CHECKING:
@@ -71,14 +71,13 @@ class ExpiredModel:
         return f"{self.model.model_name} ({self.model.user_name}), {age} old, {self.model.status}"
 
 
-def protected_ids(param: str, value: object, *, rendered: bool = True) -> set[str]:
+def protected_ids(param: str, value: object) -> set[str]:
     """The model ids in ``value``: a list (or tuple or set) of ids, or one id as a string, or None.
 
     A blank item, which an unset optional Variable renders to, protects nothing.
 
     :param param: the argument's name, for the error.
-    :param value: the ids as given (rendered when ``rendered``).
-    :param rendered: False when the DAG is parsed: templated items are checked later.
+    :param value: the ids, rendered.
     :raises ValueError: naming ``param`` for anything but a list of model ids.
     """
     if value is None:
@@ -91,7 +90,7 @@ def protected_ids(param: str, value: object, *, rendered: bool = True) -> set[st
         )
     ids = set()
     for item in items:
-        if (isinstance(item, str) and not item.strip()) or (not rendered and is_resolved_later(item)):
+        if isinstance(item, str) and not item.strip():
             continue
         ids.add(endpoints.validate_model_name(item, param=param))
     return ids
@@ -189,25 +188,18 @@ class TuneTheModelCleanupOperator(TuneTheModelBaseOperator):
         super().__init__(**kwargs)
         self.max_age = timedelta(seconds=positive_seconds("max_age", max_age))
         self.name_prefix = name_prefix
-        self.statuses = list(statuses) if isinstance(statuses, tuple) else statuses
+        self.statuses = statuses
         self.protected_model_ids = protected_model_ids
         self.list_only = flag("dry_run", dry_run)  # not ``self.dry_run``: a BaseOperator method
-        self.check_arguments(rendered=False)
-
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check ``name_prefix``, ``statuses`` and ``protected_model_ids`` (once known)."""
-        super().check_arguments(rendered=rendered)
-        if self.name_prefix is not None and (rendered or not is_resolved_later(self.name_prefix)):
-            text("name_prefix", self.name_prefix)
-        known = rendered or not is_resolved_later(self.statuses)
-        if known and not status_names("statuses", self.statuses, rendered=rendered):
-            raise ValueError("statuses must hold at least one model status; got [].")
-        if rendered or not is_resolved_later(self.protected_model_ids):
-            protected_ids("protected_model_ids", self.protected_model_ids, rendered=rendered)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Delete the expired models (or only list them); return them."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
+        if self.name_prefix is not None:
+            text("name_prefix", self.name_prefix)
+        statuses = status_names("statuses", self.statuses)
+        if not statuses:
+            raise ValueError("statuses must hold at least one model status; got [].")
         protected = protected_ids("protected_model_ids", self.protected_model_ids)
         now = datetime.now(UTC)
         models = self.hook.list_models()
@@ -216,7 +208,7 @@ class TuneTheModelCleanupOperator(TuneTheModelBaseOperator):
             models,
             now=now,
             max_age=self.max_age,
-            statuses=self.statuses,
+            statuses=statuses,
             name_prefix=self.name_prefix,
             protected=protected | public,
         )

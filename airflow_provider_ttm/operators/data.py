@@ -6,7 +6,6 @@ from typing import Any
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.datasets import DEFAULT_INPUT_COLUMN, data_format_of
-from airflow_provider_ttm.arguments import is_resolved_later
 from airflow_provider_ttm.operators.base import TuneTheModelBaseOperator
 
 
@@ -31,10 +30,9 @@ class TuneTheModelDataOperator(TuneTheModelBaseOperator):
         self.input_column = input_column
         self.data_format = data_format
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check ``ttm_conn_id``, ``model_name`` and ``data_format`` once known."""
-        super().check_arguments(rendered=rendered)
-        if rendered or not is_resolved_later(self.model_name):
-            endpoints.validate_model_name(self.model_name)
-        if self.data_format is not None and (rendered or not is_resolved_later(self.data_format)):
+    def check_arguments(self) -> None:
+        """Check ``ttm_conn_id``, ``model_name`` and ``data_format`` (rendered)."""
+        super().check_arguments()
+        endpoints.validate_model_name(self.model_name)
+        if self.data_format is not None:
             data_format_of("", self.data_format, param="data_format")

@@ -14,8 +14,6 @@ from airflow_provider_ttm.api.inference import (
     predicted_classes,
     validate_threshold,
 )
-from airflow_provider_ttm.arguments import is_resolved_later
-from airflow_provider_ttm.operators.base import keep_arguments
 from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
 
 if TYPE_CHECKING:
@@ -43,8 +41,9 @@ class TuneTheModelBatchOperator(TuneTheModelDataOperator):
     :param output_path: write the results there as JSON Lines and return the path, which keeps
         large batches out of XCom. (templated)
     :param max_concurrency: the most requests in flight at once (1 to 64).
-    :param item_retries: extra attempts of an input whose failure may pass (the task's own
-        ``retries`` re-run the whole batch).
+    :param item_retries: the most extra attempts of an input whose failure may pass, within the
+        connection's ``max_attempts``: an input is sent at most ``min(max_attempts, item_retries + 1)``
+        times in all (the task's own ``retries`` re-run the whole batch).
     """
 
     template_fields: Sequence[str] = (
@@ -72,13 +71,11 @@ class TuneTheModelBatchOperator(TuneTheModelDataOperator):
         if self.max_concurrency > MAX_CONCURRENCY:
             raise ValueError(f"max_concurrency must be at most {MAX_CONCURRENCY}; got {max_concurrency!r}.")
         self.item_retries = endpoints.whole_number("item_retries", item_retries, minimum=0)
-        self.check_arguments(rendered=False)
 
     def execute(self, context: Context) -> list[dict[str, Any]] | str:
         """Call the model once per input; return the results in input order, or the output path."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
         model_name = self.model_name
-        self._validate_options()
         loaded = data_files.load("inputs", self.inputs, data_format=self.data_format)
         texts = inputs_from("inputs", loaded, input_column=self.input_column)
         self.log.info(
@@ -94,9 +91,6 @@ class TuneTheModelBatchOperator(TuneTheModelDataOperator):
         written = data_files.write_json_lines(self.output_path, results)
         self.log.info("Wrote %d results to %s.", len(results), written)
         return written
-
-    def _validate_options(self) -> None:
-        """Check the operator's own options once rendered (none by default)."""
 
     def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -126,8 +120,7 @@ class TuneTheModelClassifyOperator(TuneTheModelBatchOperator):
     :class:`~airflow_provider_ttm.operators.inference.TuneTheModelBatchOperator`.
 
     :param threshold: a binary classifier's score at or above which an input is class 1, from 0
-        to 1; checked when the DAG is parsed and again, once rendered, before any request.
-        (templated)
+        to 1; checked once rendered, before any request. (templated)
     """
 
     template_fields: Sequence[str] = (*TuneTheModelBatchOperator.template_fields, "threshold")
@@ -135,10 +128,10 @@ class TuneTheModelClassifyOperator(TuneTheModelBatchOperator):
     def __init__(self, *, threshold: float | str = DEFAULT_THRESHOLD, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.threshold = threshold
-        if not is_resolved_later(threshold):
-            validate_threshold(threshold)
 
-    def _validate_options(self) -> None:
+    def check_arguments(self) -> None:
+        """Check the batch's arguments and ``threshold`` (rendered)."""
+        super().check_arguments()
         validate_threshold(self.threshold)
 
     def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
@@ -192,15 +185,23 @@ class TuneTheModelGenerateOperator(TuneTheModelBatchOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, GENERATION_OPTIONS, locals())
-        if not any(is_resolved_later(getattr(self, name)) for name in GENERATION_OPTIONS):
-            self._options()
+        self.num_hypos = num_hypos
+        self.min_tokens = min_tokens
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.seed = seed
+        self.prefix_tokens_only = prefix_tokens_only
+        self.span_delimiters = span_delimiters
+
+    def check_arguments(self) -> None:
+        """Check the batch's arguments and the generation options (rendered)."""
+        super().check_arguments()
+        self._options()
 
     def _options(self) -> GenerationOptions:
         return GenerationOptions.from_arguments(**{name: getattr(self, name) for name in GENERATION_OPTIONS})
-
-    def _validate_options(self) -> None:
-        self._options()
 
     def _call(self, model_name: str, texts: list[str]) -> list[dict[str, Any]]:
         responses = self.hook.generate_batch(

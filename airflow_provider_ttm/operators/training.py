@@ -11,12 +11,11 @@ from airflow_provider_ttm import data_files
 from airflow_provider_ttm.api import training
 from airflow_provider_ttm.api.datasets import Dataset, build_dataset
 from airflow_provider_ttm.api.statuses import has_training_started
-from airflow_provider_ttm.arguments import flag, is_resolved_later, positive_seconds, text
+from airflow_provider_ttm.arguments import flag, positive_seconds, text
 from airflow_provider_ttm.operators.assets import ModelAssetMixin
 from airflow_provider_ttm.operators.base import (
     TuneTheModelWaitingOperator,
     default_model_name,
-    keep_arguments,
     ready_model,
 )
 from airflow_provider_ttm.operators.data import TuneTheModelDataOperator
@@ -104,41 +103,27 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, _DATA_PARAMS, locals())
+        self.train_data = train_data
+        self.validation_data = validation_data
         self.model_type = model_type
         self.num_classes = num_classes
         self.target_column = target_column
         self.file_name_prefix = file_name_prefix
         self.files_timeout = positive_seconds("files_timeout", files_timeout)
         self.delete_files = flag("delete_files", delete_files)
-        self.check_arguments(rendered=False)
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check what is known: when the DAG is parsed, the literal values (in-memory data included)."""
-        super().check_arguments(rendered=rendered)
-
-        def known(value: object) -> bool:
-            return rendered or not is_resolved_later(value)
-
-        if known(self.input_column):
-            text("input_column", self.input_column)
-        if self.target_column is not None and known(self.target_column):
+    def check_arguments(self) -> None:
+        """Check the text arguments (rendered); ``execute`` checks the datasets once they are loaded."""
+        super().check_arguments()
+        text("input_column", self.input_column)
+        if self.target_column is not None:
             text("target_column", self.target_column)
-        if self.file_name_prefix is not None and known(self.file_name_prefix):
+        if self.file_name_prefix is not None:
             text("file_name_prefix", self.file_name_prefix, max_length=_MAX_PREFIX)
-        if rendered or not known(self.model_type) or not known(self.num_classes):
-            return  # execute checks the datasets once they are loaded
-        model_type, num_classes = training.expected_kind(self.model_type, self.num_classes)
-        if model_type is None or not known(self.input_column) or not known(self.target_column):
-            return
-        for param in _DATA_PARAMS:
-            value = getattr(self, param)
-            if not data_files.is_location(value) and known(value):
-                self._dataset(param, value, model_type, num_classes)
 
     def execute(self, context: Context) -> str:
         """Validate both datasets, then upload, bind and fit (unless already done); return the id."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
         model_name = self.model_name
         model_type, num_classes = training.expected_kind(self.model_type, self.num_classes)
         raw = {
@@ -205,7 +190,7 @@ class TuneTheModelTrainModelOperator(ModelAssetMixin, TuneTheModelDataOperator, 
                 self.log.info("The dataset files are kept while the model trains.")
             return model_name
         try:
-            self.wait_until_ready(context, model_name)
+            self.wait_until_ready(model_name, context)
         except TaskDeferred:
             raise  # the wait goes on in the triggerer; execute_complete cleans the files up
         except BaseException:

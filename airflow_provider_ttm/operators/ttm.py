@@ -10,13 +10,12 @@ from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.endpoints import MODEL_SPEC_FIELDS, ModelSpec
 from airflow_provider_ttm.api.records import filter_models
 from airflow_provider_ttm.api.statuses import has_model_failed, is_model_ready
-from airflow_provider_ttm.arguments import flag, is_resolved_later, status_names
+from airflow_provider_ttm.arguments import flag, status_names
 from airflow_provider_ttm.operators.assets import ModelAssetMixin
 from airflow_provider_ttm.operators.base import (
     TuneTheModelBaseOperator,
     TuneTheModelWaitingOperator,
     default_model_name,
-    keep_arguments,
     ready_model,
 )
 
@@ -64,20 +63,16 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, MODEL_SPEC_FIELDS, locals())
-        self.check_arguments(rendered=False)
+        self.model_type = model_type
+        self.name = name
+        self.num_classes = num_classes
+        self.train_iters = train_iters
+        self.pretrained_model = pretrained_model
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check each known argument alone, then all of them together once none is left to render."""
-        super().check_arguments(rendered=rendered)
-        values = self._model_arguments()
-        known = {field: value for field, value in values.items() if rendered or not is_resolved_later(value)}
-        if len(known) == len(values):
-            ModelSpec(**known)
-            return
-        for field, value in known.items():
-            if value is not None:
-                ModelSpec.check(field, value)
+    def check_arguments(self) -> None:
+        """Check the connection id and the model's arguments together (rendered)."""
+        super().check_arguments()
+        ModelSpec(**self._model_arguments())
 
     def _model_arguments(self) -> dict[str, Any]:
         """The ``ModelSpec`` fields as given (rendered in ``execute``)."""
@@ -85,7 +80,7 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
 
     def execute(self, context: Context) -> str:
         """Create the model (or resume the one an earlier try created) and return its id."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
         self.model_id = self.announced(context, str(self.execute_resumable(context)))
         return self.model_id
 
@@ -128,7 +123,7 @@ class TuneTheModelCreateModelOperator(ModelAssetMixin, ResumableJobMixin, TuneTh
         model_name = str(external_id)
         if not self.wait_for_ready:
             return model_name
-        self.wait_until_ready(context, model_name)
+        self.wait_until_ready(model_name, context)
         return model_name
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
@@ -169,19 +164,16 @@ class TuneTheModelDeleteModelOperator(TuneTheModelBaseOperator):
     def __init__(self, *, model_name: str, fail_if_missing: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_name = model_name
-        self.fail_if_missing = fail_if_missing
-        self.check_arguments(rendered=False)
+        self.fail_if_missing = flag("fail_if_missing", fail_if_missing)
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check ``model_name`` (once known) and ``fail_if_missing``."""
-        super().check_arguments(rendered=rendered)
-        if rendered or not is_resolved_later(self.model_name):
-            endpoints.validate_model_name(self.model_name)
-        flag("fail_if_missing", self.fail_if_missing)
+    def check_arguments(self) -> None:
+        """Check ``ttm_conn_id`` and ``model_name`` (rendered)."""
+        super().check_arguments()
+        endpoints.validate_model_name(self.model_name)
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Delete the model."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
         record = self.hook.delete_model(self.model_name, missing_ok=not self.fail_if_missing)
         if record is None:
             return None
@@ -211,21 +203,19 @@ class TuneTheModelListModelsOperator(TuneTheModelBaseOperator):
         super().__init__(**kwargs)
         self.statuses = statuses
         self.model_type = model_type
-        self.public = public
-        self.check_arguments(rendered=False)
+        self.public = flag("public", public)
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check ``statuses`` and ``model_type`` (once known) and ``public``."""
-        super().check_arguments(rendered=rendered)
-        if self.statuses is not None and (rendered or not is_resolved_later(self.statuses)):
-            status_names("statuses", self.statuses, rendered=rendered)
-        if self.model_type is not None and (rendered or not is_resolved_later(self.model_type)):
+    def check_arguments(self) -> None:
+        """Check ``ttm_conn_id``, ``statuses`` and ``model_type`` (rendered)."""
+        super().check_arguments()
+        if self.statuses is not None:
+            status_names("statuses", self.statuses)
+        if self.model_type is not None:
             endpoints.validate_model_type(self.model_type)
-        flag("public", self.public)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Return the models, filtered."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
         listed = self.hook.list_public_models() if self.public else self.hook.list_models()
         models = filter_models(listed, statuses=self.statuses, model_type=self.model_type)
         self.log.info("Found %d %smodels.", len(models), "public " if self.public else "")

@@ -16,7 +16,7 @@ from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.waiting import StatusWatch, WaitOutcome
-from airflow_provider_ttm.arguments import flag, is_resolved_later, poll_interval_seconds, positive_seconds
+from airflow_provider_ttm.arguments import flag, poll_interval_seconds, positive_seconds
 from airflow_provider_ttm.exceptions import TuneTheModelError, TuneTheModelFitFailedError
 from airflow_provider_ttm.operators.base import TuneTheModelDeferrableOperator, ready_model
 from airflow_provider_ttm.version_compat import (
@@ -44,7 +44,8 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
     raises an ``AirflowFailException`` subclass, so ``soft_fail`` skips instead, as for a timeout.
 
     A status is logged when it changes, and ``max_consecutive_errors`` counts failed checks in a
-    row, in every mode: in ``reschedule`` mode both are kept in ``task_state_store`` between pokes
+    row, in every mode (a check is one status request, tried at most the connection's
+    ``max_attempts`` times in all; the next check is a new request, ``poke_interval`` later): in ``reschedule`` mode both are kept in ``task_state_store`` between pokes
     (Airflow 3.3+); on older Airflow a failed check is retried within the same poke instead.
     See ``docs/waiting.md``.
 
@@ -82,7 +83,6 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
         flag("exponential_backoff", self.exponential_backoff)
         self.model_name = model_name
         self.strict = flag("strict", strict)
-        self.check_arguments(rendered=False)
         self.start_from_trigger_requested = flag("start_from_trigger", start_from_trigger)
         if self.start_from_trigger_requested:
             self._set_up_start_from_trigger()
@@ -102,11 +102,10 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
             if values.get(name) is not None:
                 positive_seconds(name, values[name])
 
-    def check_arguments(self, *, rendered: bool) -> None:
-        """Check ``model_name`` and ``ttm_conn_id``: literal ones at parse time, all once rendered."""
-        if rendered or not is_resolved_later(self.model_name):
-            endpoints.validate_model_name(self.model_name)
-        super().check_arguments(rendered=rendered)
+    def check_arguments(self) -> None:
+        """Check ``model_name`` and ``ttm_conn_id`` (rendered)."""
+        endpoints.validate_model_name(self.model_name)
+        super().check_arguments()
 
     def _set_up_start_from_trigger(self) -> None:
         """Refuse what cannot start in the triggerer; where Airflow can, set the task up to start there.
@@ -169,7 +168,7 @@ class TuneTheModelModelReadySensor(TuneTheModelDeferrableOperator, BaseSensorOpe
 
     def execute(self, context: Context) -> Any:
         """Check once; when not Ready yet, wait by poking or by deferring to the triggerer."""
-        self.check_arguments(rendered=True)
+        self.check_arguments()
         if not self.deferrable:
             return super().execute(context)
         if self.start_from_trigger_requested:

@@ -11,8 +11,6 @@ a deployment; :func:`wait_for_run` reads the outcome from the database.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -22,6 +20,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from airflow_provider_ttm.testing.lifetime import start_guarded, stop_group
 
 _STOP_SECONDS = 15.0
 
@@ -68,6 +68,9 @@ class SchedulerStage:
         self.processes: list[subprocess.Popen[bytes]] = []
         self._starter: threading.Thread | None = None
         self._error: str | None = None
+        self._lock = threading.Lock()
+        self._scheduler_started = threading.Event()
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         """Start the execution API, and the scheduler once the API answers (in the background)."""
@@ -79,50 +82,57 @@ class SchedulerStage:
     def wait_started(self) -> None:
         """Wait until the scheduler is started; raise RuntimeError if the execution API did not start."""
         if self._starter is not None:
-            self._starter.join()
+            self._scheduler_started.wait()
         if self._error:
             raise RuntimeError(self._error)
 
     def _start(self, name: str, *args: str) -> None:
+        """Start ``airflow <name> <args>`` in a group of its own that ends with the demo (``lifetime``)."""
         airflow = Path(sys.executable).with_name("airflow")
         with (self.logs / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [str(airflow), name, *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            process = start_guarded(
+                [str(airflow), name, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         self.processes.append(process)
 
     def _start_scheduler_when_ready(self) -> None:
+        """Start the scheduler once the execution API answers, then live until :meth:`stop`: the
+        scheduler gets SIGTERM when the thread that started it ends (``PR_SET_PDEATHSIG``)."""
+        try:
+            if self._wait_execution_api():
+                with self._lock:
+                    if not self._stopping.is_set():
+                        self._start("scheduler", "--skip-serve-logs")
+            else:
+                self._error = f"The execution API did not start (see {self.logs / 'api-server.log'})."
+        except OSError as error:
+            self._error = f"The scheduler did not start: {error}"
+        finally:
+            self._scheduler_started.set()
+        self._stopping.wait()
+
+    def _wait_execution_api(self) -> bool:
         deadline = time.monotonic() + self.timeout
-        while True:
+        while not self._stopping.is_set():
             try:
                 with urllib.request.urlopen(f"{self.api_url}/execution/health", timeout=2) as reply:
                     if reply.status == 200:
-                        break
+                        return True
             except OSError:
                 pass
             if time.monotonic() > deadline or self.processes[0].poll() is not None:
-                self._error = f"The execution API did not start (see {self.logs / 'api-server.log'})."
-                return
-            time.sleep(0.3)
-        self._start("scheduler", "--skip-serve-logs")
+                return False
+            self._stopping.wait(0.3)
+        return False
 
     def stop(self) -> None:
         """Stop what was started (each process group: the scheduler's task runners too)."""
+        with self._lock:
+            self._stopping.set()
+        for process in reversed(self.processes):  # the scheduler, then the API its task runners use
+            stop_group(process, _STOP_SECONDS)
         if self._starter is not None:
             self._starter.join()
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=_STOP_SECONDS)
 
 
 def _free_port() -> int:

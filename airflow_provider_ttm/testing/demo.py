@@ -10,6 +10,9 @@ deletions) and exits non-zero if a DAG failed or a model was left behind.
 scheduler runs on PRODUCER's database (see :mod:`airflow_provider_ttm.testing.asset_triggered`)
 and must start CONSUMER from PRODUCER's asset events; the models those events announced were kept
 for CONSUMER, and are deleted after it.
+
+Every process the demo starts ends with it, however it ends (Ctrl-C, SIGTERM, a crash, even SIGKILL:
+:mod:`airflow_provider_ttm.testing.lifetime`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,11 +39,18 @@ from airflow_provider_ttm.testing.asset_triggered import (
     provider_log_lines,
     wait_for_run,
 )
+from airflow_provider_ttm.testing.lifetime import (
+    die_with_parent,
+    interrupt_on_terminate,
+    start_guarded,
+    stop_group,
+)
 
 _PROVIDER_LINE = re.compile(
     r"^(?P<time>\S+)\s+\[\w+\s*\]\s+(?P<message>.*?)\s+\[(?P<logger>[^\]]*airflow_provider_ttm[^\]]*)\]"
 )
 DEMO_API_KEY = "ttm-demo-key-0123456789"
+_STOP_SECONDS = 15.0  # a DAG run still running at the end (the demo was stopped) gets SIGKILL after this
 #: What the demo's asset-triggered run must be (Airflow 3; the demo runs on the default line).
 ASSET_TRIGGERED = "asset_triggered"
 
@@ -47,6 +58,7 @@ ASSET_TRIGGERED = "asset_triggered"
 def main(argv: list[str] | None = None) -> int:
     """Run the DAGs named on the command line; return the process exit code."""
     args = _parse_args(argv)
+    interrupt_on_terminate()
     home = Path(tempfile.mkdtemp(prefix="ttm-demo-airflow-home-"))
     env = _airflow_env(home, args.dags_folder.resolve(), args.poke_interval)
     from airflow_provider_ttm.emulator import EmulatorConfig, EmulatorServer
@@ -54,25 +66,29 @@ def main(argv: list[str] | None = None) -> int:
     config = EmulatorConfig(
         api_keys=(DEMO_API_KEY,), auto_train_seconds=args.auto_train, train_seconds=args.train_seconds
     )
+    runs: list[_DagRun] = []
+    stage: SchedulerStage | None = None
     with EmulatorServer(config) as emulator:
         print(f"Emulator of the Tune The Model API at {emulator.url}; Airflow home {home}")
         env["AIRFLOW_CONN_TTM_DEFAULT"] = emulator.conn_json
-        _airflow(["db", "migrate"], env, home / "db-migrate.log")
-        confs = dict(item.split("=", 1) for item in args.conf)
-        runs = [_start_dag(dag_id, env, home, confs.get(dag_id)) for dag_id in args.dag_ids]
-        consumer, _, producer = (args.asset_triggered or "").partition("=")
-        stage = (
-            SchedulerStage(_dag_env(env, home, producer), home, args.scheduler_timeout) if producer else None
-        )
         try:
+            _airflow(["db", "migrate"], env, home / "db-migrate.log")
+            confs = dict(item.split("=", 1) for item in args.conf)
+            for dag_id in args.dag_ids:
+                runs.append(_start_dag(dag_id, env, home, confs.get(dag_id)))
+            consumer, _, producer = (args.asset_triggered or "").partition("=")
+            if producer:
+                stage = SchedulerStage(_dag_env(env, home, producer), home, args.scheduler_timeout)
             # The scheduler starts as soon as the producer is done, while the other DAGs still run.
             _wait_all(runs, lambda run: _on_finished(run, stage, producer))
             failures = [run.dag_id for run in runs if not _report(run)]
             if stage and not _second_act(stage, home, consumer, producer, emulator.url):
                 failures.append(consumer)
-        finally:
+        finally:  # also on Ctrl-C or SIGTERM: nothing the demo started outlives it
             if stage is not None:
                 stage.stop()
+            for run in runs:
+                stop_group(run.process, _STOP_SECONDS)
         leftovers = emulator.control.models()
     if leftovers:
         print(
@@ -139,7 +155,12 @@ def _airflow(args: list[str], env: dict[str, str], log_file: Path) -> bool:
     airflow = Path(sys.executable).with_name("airflow")
     with log_file.open("w") as log:
         completed = subprocess.run(
-            [str(airflow), *args], env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+            [str(airflow), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
     return completed.returncode == 0
 
@@ -165,7 +186,7 @@ def _start_dag(dag_id: str, env: dict[str, str], home: Path, conf: str | None) -
     log_file = home / f"{dag_id}.log"
     airflow = Path(sys.executable).with_name("airflow")
     with log_file.open("wb") as log:
-        process = subprocess.Popen(
+        process = start_guarded(
             [str(airflow), "dags", "test", dag_id, *(["--conf", conf] if conf else [])],
             env=dag_env,
             stdout=log,

@@ -461,7 +461,9 @@ class StatusPoller:
         """
         wanted = _wanted_by(self.waiters)
         try:
-            models: ModelIndex = await client.call(functools.partial(client.hook.alist_models, wanted=wanted))
+            models: ModelIndex = await client.call(
+                functools.partial(client.hook.aindex_models, wanted=wanted)
+            )
         except TuneTheModelReplyTooLargeError as error:
             if not self.oversized:
                 log.warning(

@@ -5,7 +5,6 @@ The UI's connection form and its Test action need nothing else: no scheduler, no
 
 from __future__ import annotations
 
-import shutil
 import time
 from types import TracebackType
 
@@ -76,7 +75,6 @@ class AirflowApiServer(AirflowHome):
         self.client.close()
         leftovers = self.leftover_processes()
         kill_pids(leftovers, 5.0)
-        if not self.keep and not leftovers:
-            shutil.rmtree(self.root, ignore_errors=True)
+        self.clean_up(self.keep or bool(leftovers))
         if check and leftovers:
             raise AirflowStartError(f"processes of the api-server survived stop(): {leftovers}")

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from airflow_provider_ttm.testing.lifetime import die_with_parent, reaper
 
 from .processes import MARKER_VAR, Component, marked_processes, start_component
 
@@ -62,6 +66,8 @@ class AirflowHome:
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.airflow_home = self.root / "airflow"
         self.marker = self.root.name
+        reaper().watch_marker(f"{MARKER_VAR}={self.marker}")  # should the test run die before stop()
+        reaper().watch_path(self.root)
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
 
@@ -125,6 +131,7 @@ class AirflowHome:
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
                 check=False,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
         if migrate.returncode != 0:
             raise AirflowStartError(
@@ -140,6 +147,16 @@ class AirflowHome:
         """
         argv = [str(self.bin_dir / "airflow"), *args]
         return start_component(name, argv, env, self.root, self.log_path(name))
+
+    def clean_up(self, keep: bool) -> None:
+        """Remove the temp dir, or keep it (then it is no longer the watchdog's to remove).
+
+        :param keep: keep it (logs, for inspection).
+        """
+        if keep:
+            reaper().forget_path(self.root)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def leftover_processes(self) -> list[int]:
         """Live processes started from here (found by the marker in their environment)."""

@@ -10,7 +10,6 @@ Everything lives in one temp dir (``root``)::
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from types import TracebackType
@@ -172,8 +171,7 @@ class AirflowDeployment(AirflowHome):
                 self.postgres.stop()
         kill_pids(marked_processes(self.marker), 5.0)
         leftovers = self.leftover_processes()
-        if not self.keep and not leftovers:
-            shutil.rmtree(self.root, ignore_errors=True)
+        self.clean_up(self.keep or bool(leftovers))
         if check and leftovers:
             raise AirflowStartError(f"processes survived stop():\n{describe(leftovers)}")
 

@@ -1,4 +1,5 @@
-"""The emulator CLI (``python -m airflow_provider_ttm.emulator``) run as a separate process."""
+"""The emulator CLI (``python -m airflow_provider_ttm.emulator``) run as a separate process (ending with the
+test run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from typing import Any
 
 import httpx
+
+from airflow_provider_ttm.testing.lifetime import forget, start_guarded
 
 from .airflow_home import free_port
 
@@ -52,7 +55,7 @@ class EmulatorProcess:
 
     def __enter__(self) -> EmulatorProcess:
         command = [sys.executable, "-m", "airflow_provider_ttm.emulator", *self._args]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = start_guarded(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -73,3 +76,5 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._process is not None:
+            forget(self._process.pid)

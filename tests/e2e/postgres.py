@@ -1,25 +1,38 @@
-"""A private, throw-away PostgreSQL cluster on loopback, from Debian's ``postgresql`` package."""
+"""A private, throw-away PostgreSQL cluster on loopback, from Debian's ``postgresql`` package; its
+postmaster runs in the foreground, a child of the test run (it ends with it)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from airflow_provider_ttm.testing.lifetime import die_with_parent, forget, signal_pid
+
+from .airflow_home import tail
 from .debian import apt_install
+from .processes import Component, start_component
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_USER = "postgres"
 INITDB_FLAGS = ("-E", "UTF8", "--no-locale", "--no-sync")
+SETTINGS = (
+    "listen_addresses=127.0.0.1",
+    *("fsync=off", "synchronous_commit=off", "full_page_writes=off"),
+    "max_connections=200",
+)
 
 
 def find_pg_bin() -> Path | None:
-    """Return the newest ``/usr/lib/postgresql/<version>/bin`` holding ``pg_ctl``, if any."""
-    found = [p.parent for p in PG_ROOT.glob("*/bin/pg_ctl") if p.is_file()]
+    """Return the newest ``/usr/lib/postgresql/<version>/bin`` holding ``postgres``, if any."""
+    found = [p.parent for p in PG_ROOT.glob("*/bin/postgres") if p.is_file()]
     return max(found, key=lambda d: _version_key(d.parent.name), default=None)
 
 
@@ -40,7 +53,7 @@ def ensure_postgres_installed() -> Path:
     _stop_debian_clusters()
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        raise RuntimeError(f"apt-get installed postgresql but no pg_ctl under {PG_ROOT}/*/bin")
+        raise RuntimeError(f"apt-get installed postgresql but no postgres under {PG_ROOT}/*/bin")
     return bin_dir
 
 
@@ -63,7 +76,7 @@ class PostgresCluster:
 
     :param root: directory for the data, socket and log (must be traversable by ``postgres``)
     :param port: TCP port on 127.0.0.1
-    :param bin_dir: PostgreSQL's bin dir (``pg_ctl``, ``initdb``, ``createdb``)
+    :param bin_dir: PostgreSQL's bin dir (``postgres``, ``initdb``, ``createdb``, ``pg_isready``)
     :param env: environment for the server processes
     """
 
@@ -71,6 +84,7 @@ class PostgresCluster:
     port: int
     bin_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    server: Component | None = field(default=None, init=False)
 
     @property
     def data_dir(self) -> Path:
@@ -88,38 +102,66 @@ class PostgresCluster:
         """SQLAlchemy URL of ``database`` over TCP."""
         return f"postgresql+{driver}://{PG_USER}@127.0.0.1:{self.port}/{database}"
 
-    def start(self, database: str) -> None:
-        """Create the cluster, start it and create ``database``."""
+    def start(self, database: str, timeout: float = 60.0) -> None:
+        """Create the cluster, start the postmaster in the foreground (ours to stop) and create ``database``.
+
+        :param database: the database to create.
+        :param timeout: seconds the server may take to accept connections.
+        """
         for path in (self.data_dir, self.socket_dir):
             path.mkdir(mode=0o700)
             self._own(path)
         self.log_path.touch()
         self._own(self.log_path)
         self._run("initdb", "-D", self.data_dir, "-A", "trust", "-U", PG_USER, *INITDB_FLAGS)
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
+        argv += ["-k", str(self.socket_dir), *(arg for setting in SETTINGS for arg in ("-c", setting))]
+        # Not pg_ctl, which daemonizes it: the postmaster stays our child, in a group of its own, and
+        # gets SIGQUIT (immediate shutdown: it stops its backends) should the test run die first.
+        self.server = start_component(
+            "postgres", argv, self.env, self.root, self.log_path, signal.SIGQUIT, **self._as_postgres()
         )
-        self._run(
-            "pg_ctl", "-D", self.data_dir, "-l", self.log_path, "-o", options, "-w", "-t", "60", "start"
-        )
+        deadline = time.monotonic() + timeout
+        while not self._accepts():
+            if self.server.exited() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"postgres did not start:\n{tail(self.log_path)}")
+            time.sleep(0.2)
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, database)
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown); SIGKILL the postmaster if that fails. Idempotent."""
-        if not (self.data_dir / "postmaster.pid").exists():
-            return
-        try:
-            self._run("pg_ctl", "-D", self.data_dir, "-m", "fast", "-w", "-t", "30", "stop", timeout=45)
-        except (RuntimeError, subprocess.SubprocessError, OSError):
-            self._kill_postmaster()
+    def _accepts(self) -> bool:
+        ready = subprocess.run(
+            [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+        )
+        return ready.returncode == 0
 
-    def _kill_postmaster(self) -> None:
-        try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
-            os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError, IndexError):
-            pass
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server: fast shutdown; immediate shutdown if that takes longer than ``timeout``
+        seconds, then SIGKILL. Idempotent.
+
+        :param timeout: seconds for each step.
+        """
+        if self.server is None:
+            return
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL):
+            signal_pid(self.server.pgid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.server.popen.wait(timeout=timeout)
+                break
+        forget(self.server.pgid)
+        self.server = None
+
+    def _as_postgres(self) -> dict[str, Any]:
+        """The Popen arguments running a tool as ``postgres`` when we are root (initdb and postgres
+        refuse to run as root)."""
+        if os.geteuid() != 0:
+            return {}
+        return {"user": PG_USER, "group": _pg_ids()[1], "extra_groups": []}
 
     def _own(self, path: Path) -> None:
         if os.geteuid() == 0:
@@ -127,7 +169,6 @@ class PostgresCluster:
 
     def _run(self, tool: str, *args: object, timeout: float = 120) -> None:
         """Run a PostgreSQL tool (as ``postgres`` when we are root), failing with its output."""
-        as_postgres = os.geteuid() == 0  # initdb and postgres refuse to run as root
         proc = subprocess.run(
             [str(self.bin_dir / tool), *map(str, args)],
             env={**self.env, "PGHOST": str(self.socket_dir), "PGPORT": str(self.port)},
@@ -137,9 +178,8 @@ class PostgresCluster:
             text=True,
             timeout=timeout,
             check=False,
-            user=PG_USER if as_postgres else None,
-            group=_pg_ids()[1] if as_postgres else None,
-            extra_groups=[] if as_postgres else None,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+            **self._as_postgres(),
         )
         if proc.returncode != 0:
             raise RuntimeError(f"{tool} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

@@ -1,14 +1,24 @@
-"""Process groups for long-running components, and finding every process a deployment spawned."""
+"""Process groups for long-running components (ending with the test run), and finding every process a
+deployment spawned."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from airflow_provider_ttm.testing import lifetime
+from airflow_provider_ttm.testing.lifetime import (
+    forget,
+    group_members,
+    process_table,
+    signal_group,
+    signal_pid,
+    start_guarded,
+)
 
 MARKER_VAR = "TTM_E2E_DEPLOYMENT"
 """Environment variable set to a per-deployment id in every process the deployment starts."""
@@ -31,68 +41,51 @@ class Component:
         return self.popen.poll()
 
 
-def start_component(name: str, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Component:
-    """Start ``argv`` with setsid (own process group), stdin closed, stdout+stderr to ``log_path``."""
+def start_component(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log_path: Path,
+    stop_signal: int = signal.SIGTERM,
+    **popen_kwargs: object,
+) -> Component:
+    """Start ``argv`` with setsid (own process group), stdin closed, stdout+stderr to ``log_path``.
+
+    It ends with the test run however that ends (:func:`~airflow_provider_ttm.testing.lifetime.start_guarded`).
+
+    :param name: the component's name.
+    :param argv: the command.
+    :param env: its environment.
+    :param cwd: its working directory.
+    :param log_path: where its output goes.
+    :param stop_signal: its "stop now" signal, sent should the test run die first.
+    :param popen_kwargs: more :class:`subprocess.Popen` arguments (``user``, ``group``, ...).
+    """
     with log_path.open("ab") as log:
-        popen = subprocess.Popen(
+        popen = start_guarded(
             argv,
+            stop_signal,
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            **popen_kwargs,
         )
     return Component(name, popen, log_path)
 
 
-def _stat_fields(pid: str) -> list[str] | None:
-    """``/proc/PID/stat`` fields after the command name: [state, ppid, pgrp, ...]."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2 :].split()
-
-
-def _live_pids() -> list[str]:
-    """Pids of all processes that are not zombies."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat_fields(entry)
-            if fields is not None and fields[0] not in ("Z", "X"):
-                pids.append(entry)
-    return pids
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``."""
-    return [int(pid) for pid in _live_pids() if (_stat_fields(pid) or ["", "", ""])[2] == str(pgid)]
-
-
 def descendants(pid: int) -> list[int]:
     """Live (non-zombie) descendants of ``pid``, however they regrouped (by parent pid)."""
-    children: dict[str, list[str]] = {}
-    for child in _live_pids():
-        fields = _stat_fields(child)
-        if fields is not None:
-            children.setdefault(fields[1], []).append(child)
-    found, todo = [], [str(pid)]
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in process_table().items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
-            found.append(int(child))
+            found.append(child)
             todo.append(child)
-    return found
-
-
-def ancestors(pid: int) -> list[int]:
-    """``pid``'s parent, its parent, and so on up to (not including) pid 1."""
-    found = []
-    fields = _stat_fields(str(pid))
-    while fields is not None and int(fields[1]) > 1:
-        found.append(int(fields[1]))
-        fields = _stat_fields(fields[1])
     return found
 
 
@@ -103,24 +96,16 @@ def crash(component: Component) -> list[int]:
     """
     victims = sorted({*group_members(component.pgid), *descendants(component.pgid)})
     for pid in victims:
-        _signal_pid(pid, signal.SIGKILL)
+        signal_pid(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         component.popen.wait(timeout=10)
+    forget(component.pgid)
     return victims
 
 
 def marked_processes(marker: str) -> list[int]:
     """Live processes whose environment carries ``MARKER_VAR=marker`` (however they were detached)."""
-    needle = f"{MARKER_VAR}={marker}".encode()
-    found = []
-    for pid in _live_pids():
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            found.append(int(pid))
-    return found
+    return lifetime.marked_processes(f"{MARKER_VAR}={marker}")
 
 
 def describe(pids: list[int]) -> str:
@@ -133,16 +118,6 @@ def describe(pids: list[int]) -> str:
             cmdline = "?"
         lines.append(f"{pid} {cmdline.strip()!r}")
     return ", ".join(lines)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _signal_pid(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
 
 
 def stop_components(components: list[Component], grace: float, insist_after: float) -> dict[str, str]:
@@ -159,7 +134,7 @@ def stop_components(components: list[Component], grace: float, insist_after: flo
     """
     started = time.monotonic()
     for component in components:
-        _signal_pid(component.pgid, signal.SIGTERM)
+        signal_pid(component.pgid, signal.SIGTERM)
     outcome: dict[str, str] = {}
     notes: dict[str, str] = {}
     pending = list(components)
@@ -177,13 +152,14 @@ def stop_components(components: list[Component], grace: float, insist_after: flo
         if pending and elapsed > grace:
             for component in pending:
                 survivors = describe(group_members(component.pgid))
-                _signal_group(component.pgid, signal.SIGKILL)
+                signal_group(component.pgid, signal.SIGKILL)
                 outcome[component.name] = f"SIGKILL after {grace:.0f}s: {survivors}"
             break
         time.sleep(0.1)
     for component in components:
         with contextlib.suppress(subprocess.TimeoutExpired):
             component.popen.wait(timeout=10)
+        forget(component.pgid)
     return outcome
 
 
@@ -191,21 +167,21 @@ def _insist(component: Component, leader_alive: bool, members: list[int]) -> str
     """Second stage of :func:`stop_components`; returns a note on what was done."""
     children = [pid for pid in members if pid != component.pgid]
     if not leader_alive:
-        _signal_group(component.pgid, signal.SIGTERM)
+        signal_group(component.pgid, signal.SIGTERM)
         return f"; SIGTERM to orphans {describe(children)}"
     for pid in children:
-        _signal_pid(pid, signal.SIGKILL)
+        signal_pid(pid, signal.SIGKILL)
     return f"; SIGKILL to children [{describe(children)}]" if children else ""
 
 
 def kill_pids(pids: list[int], grace: float) -> None:
     """SIGTERM ``pids``, then SIGKILL those still alive after ``grace`` seconds."""
     for pid in pids:
-        _signal_pid(pid, signal.SIGTERM)
+        signal_pid(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    alive = {str(pid) for pid in pids}
+    alive = set(pids)
     while alive and time.monotonic() < deadline:
-        alive &= set(_live_pids())
+        alive &= set(process_table())
         time.sleep(0.1)
     for survivor in alive:
-        _signal_pid(int(survivor), signal.SIGKILL)
+        signal_pid(survivor, signal.SIGKILL)

@@ -12,12 +12,14 @@ import hashlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
+from airflow_provider_ttm.testing.lifetime import die_with_parent
 from airflow_provider_ttm.version_compat import get_base_airflow_version_tuple
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +49,7 @@ def _run(*argv: str | Path) -> None:
         timeout=COMMAND_TIMEOUT,
         check=False,
         stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(signal.SIGKILL),
     )
     if done.returncode != 0:
         raise RuntimeError(
@@ -83,6 +86,7 @@ def release_wheel(commit: str, work_dir: Path) -> Path:
         capture_output=True,
         timeout=COMMAND_TIMEOUT,
         check=False,
+        preexec_fn=die_with_parent(signal.SIGKILL),
     )
     if archive.returncode != 0:
         raise RuntimeError(f"git archive {commit} failed (a shallow clone?): {archive.stderr.decode()}")

@@ -42,6 +42,7 @@ def test_deferrable_dag_waits_in_the_triggerer_and_cleans_up(
         ("wait_until_ready", "success"),
         ("delete_model", "success"),
         ("create_and_wait", "success"),
+        ("generate", "success"),
         ("delete_generator", "success"),
     }
     # The waits were deferred, and claimed by the triggerer, while the models trained.
@@ -61,6 +62,9 @@ def test_deferrable_dag_waits_in_the_triggerer_and_cleans_up(
     assert state["counters"].get("POST /v0/models", 0) - before["counters"].get("POST /v0/models", 0) == 4
     assert state["models"] == before["models"]
     assert state["deleted_models"] - before["deleted_models"] == 4
+    # generate called the generator create_and_wait made, once per input.
+    generated = "POST /v0/models/{id}/generate"
+    assert state["counters"].get(generated, 0) - before["counters"].get(generated, 0) == 2
     # The API key appears in no log the deployment wrote.
     assert deployment.grep_logs(emulator_process.api_key) == []
 

@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_ttm.testing.lifetime import reaper
+
 from .deployment import AirflowDeployment
 from .emulator_process import EmulatorProcess
 from .provider_venv import ProviderVenv, current_wheel, release_wheel, wheel_sources
@@ -111,12 +113,15 @@ DAG = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def upgrade_work_dir() -> Iterator[Path]:
-    """A temp dir for the wheels and the venv (about 800 MB), removed after the module."""
+    """A temp dir for the wheels and the venv (about 800 MB), removed after the module (by the
+    watchdog, should the test run die first)."""
     work_dir = Path(tempfile.mkdtemp(prefix="ttm-e2e-upgrade-"))
+    reaper().watch_path(work_dir)
     try:
         yield work_dir
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+        reaper().forget_path(work_dir)
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from dags_test import checked_output, command
+
+from airflow_provider_ttm.testing.lifetime import die_with_parent
 
 OUR_TRIGGER = "airflow_provider_ttm.triggers.ttm.TuneTheModelModelStatusTrigger"
 
@@ -42,6 +45,7 @@ class DagRunner:
             env=os.environ.copy(),
             timeout=300,
             check=False,
+            preexec_fn=die_with_parent(signal.SIGKILL),  # even if this worker is killed
         )
         output = checked_output(completed.stdout + completed.stderr)
         state, task_states = _last_run(dag_id)

@@ -12,6 +12,31 @@ from importlib import metadata
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+#: What the unit tests count of the one retry budget of a request (static: the counts are asserted there).
+BUDGET_SECTION = [
+    "## One budget per request",
+    "",
+    "However many layers could send it again, one request reaches the service at most `max_attempts`",
+    "times (the connection extra) in all: the transport's backoff retries, its quiet resend on a stale",
+    "keep-alive connection and a batch's `retries` (the batch operators' `item_retries`) take their",
+    "attempts from one budget; the batch's option only lowers it, to `min(max_attempts, retries + 1)`.",
+    "(Before, a batch's `retries=2` wrapped a transport that already made `max_attempts` attempts: one",
+    "input against a service answering 503 got 15 requests with the defaults.) The unit tests count",
+    "what the emulator received, with `max_attempts: 3`, against 503, 429 and a dropped connection:",
+    "",
+    "| path | requests the service received | tests |",
+    "|---|---|---|",
+    "| one input of `classify_batch` / `generate_batch` / the classify and generate operators | 3 | `tests/unit/hooks/test_batch.py`, `tests/unit/operators/test_inference.py` |",
+    "| a batch of N inputs | at most 3 N | `tests/unit/hooks/test_batch.py` |",
+    "| a dataset upload | 3 | `tests/unit/hooks/test_ttm_training.py` |",
+    "| one status check of `wait_for_files` or `wait_for_model` | 3 | `tests/unit/hooks/test_ttm_training.py` |",
+    "| one check of the sensor (a poke) | 3 | `tests/unit/sensors/test_ttm.py` |",
+    "| one poll of a deferred wait (the shared list, or per model) | 3, however many waits share it | `tests/unit/triggers/test_poller.py` |",
+    "",
+    "A wait's consecutive checks are separate requests, one `poke_interval` (`poll_interval`) apart, each",
+    "with its own budget: `max_consecutive_errors` counts failed checks, not attempts, so a wait against",
+    "a failing service gives up after at most `(max_consecutive_errors + 1) * max_attempts` requests.",
+]
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,7 @@ def render(record: ReliabilityRecord, *, command: str) -> str:
             f"| {case.recovered} | {case.tolerated_polls} | {case.task_retries} | {case.models_created} | {case.duplicates} "
             f"| {case.leaked} | {'yes' if case.key_in_logs else 'no'} | {case.note} |"
         )
+    lines += ["", *BUDGET_SECTION]
     if record.soak:
         soak = record.soak
         lines += [

@@ -57,8 +57,12 @@ def test_deferrable_dag_waits_in_triggers_and_cleans_up(ttm_emulator, dag_runner
         "wait_until_ready": [SUCCESS] * 3,
         "delete_model": [SUCCESS] * 3,
         "create_and_wait": [SUCCESS],
+        "generate": [SUCCESS],
         "delete_generator": [SUCCESS],
     }
+    # generate called the generator create_and_wait made, once per input, before it was deleted.
+    assert ttm_emulator.control.count("POST /v0/models/{id}/generate") == 2
+    assert "answered all 2 inputs" in result.output
     assert ttm_emulator.control.count("POST /v0/models") == 4
     assert ttm_emulator.control.deleted_models == 4
     assert ttm_emulator.control.models() == []
@@ -80,6 +84,8 @@ def test_deferrable_dag_deletes_models_whose_wait_failed(ttm_emulator, dag_runne
 
     assert result.state == "failed"
     assert result.task_states["create_and_wait"] == ["failed"]
+    assert result.task_states["generate"] == ["upstream_failed"]
+    assert ttm_emulator.control.count("POST /v0/models/{id}/generate") == 0
     assert result.task_states["delete_generator"] == [SUCCESS]
     assert result.task_states["wait_until_ready"] == ["failed"] * 3
     assert result.task_states["delete_model"] == [SUCCESS] * 3

@@ -79,8 +79,13 @@ def test_maintenance_deletes_forgotten_models_and_keeps_the_champion(
     result = dag_runner.run(DAG_ID)
 
     assert result.state == SUCCESS, result.output[-3000:]
-    assert result.task_states == {"list_forgotten_models": [SUCCESS], "delete_forgotten_models": [SUCCESS]}
+    assert result.task_states == {
+        "list_forgotten_models": [SUCCESS],
+        "delete_forgotten_models": [SUCCESS],
+        "list_models_in_training": [SUCCESS],
+    }
     assert _returned("list_forgotten_models") == [failed, stray]
+    assert _returned("list_models_in_training") == [training]  # kept, and listed as still training
     assert _returned("delete_forgotten_models") == [failed, stray]
     assert models.live() == {champion, hand_named, training, young}
     assert ttm_emulator.control.deleted_models == 2
@@ -97,4 +102,5 @@ def test_maintenance_without_a_champion_protects_nothing_else(ttm_emulator, dag_
 
     assert result.state == SUCCESS, result.output[-3000:]
     assert _returned("delete_forgotten_models") == [old]
+    assert _returned("list_models_in_training") == []
     assert models.live() == {young}

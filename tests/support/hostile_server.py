@@ -25,12 +25,20 @@ Use it as a context manager, or through the ``hostile_server`` fixture of ``test
 - ``trickle``: ``"headers"`` (status line and headers one byte at a time, then the body at once),
   ``"body"`` (headers at once, then the body one byte at a time), ``"chunks"`` (chunked transfer
   encoding, one byte per chunk) or ``"all"``; ``delay`` is the pause before each trickled byte.
+- ``framing``: how the body's end is told: ``"length"`` (``Content-Length``, the default),
+  ``"chunked"`` (the default with ``trickle="chunks"``; a trickled body then comes one byte per
+  chunk) or ``"close"`` (neither: the body ends when the server closes the connection).
+- ``version``: the status line's protocol, ``"HTTP/1.1"`` or ``"HTTP/1.0"`` (then the connection is
+  closed after the reply, as an HTTP/1.0 server without keep-alive does).
 - ``drop``: close the connection after reading the request, without answering a byte.
 - ``close``: answer with ``Connection: close`` and close the connection afterwards.
 - ``raw``: send these bytes instead of a well-formed reply (a broken status line, say), then close.
 
-Every reply carries ``Content-Length`` (or chunked encoding) and keeps the connection alive unless
-told otherwise. ``idle_close`` (seconds, or None) closes a connection that waits that long for its
+A reply keeps the connection alive unless told otherwise. ``HostileServer(tls=files)`` serves
+``https://`` with a certificate of ``support.proxy.make_self_signed``;
+``HostileServer(handshake_delay=0.1)`` poses as an ``https://`` server whose TLS handshake never
+ends: it answers every connection with the header of a full-size handshake record, then its bytes
+one per ``handshake_delay`` (no request ever arrives). ``idle_close`` (seconds, or None) closes a connection that waits that long for its
 next request, as servers with a keep-alive timeout do (uvicorn: 5 s).
 
 ``call_within(seconds, function, *args)`` runs a blocking call in a thread and returns what it
@@ -49,12 +57,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from support.proxy import TlsFiles
 
 T = TypeVar("T")
 
@@ -62,7 +74,15 @@ T = TypeVar("T")
 #: URLs escape.
 API_KEY = "ttm/Ab3+xK9/q7Zr=key"
 Trickle = Literal["headers", "body", "chunks", "all"]
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+Framing = Literal["length", "chunked", "close"]
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    500: "Internal Server Error",
+}
 _START_TIMEOUT_SECONDS = 10.0
 
 
@@ -75,6 +95,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     trickle: Trickle | None = None
     delay: float = 1.0
+    framing: Framing | None = None
+    version: str = "HTTP/1.1"
     drop: bool = False
     close: bool = False
     raw: bytes | None = None
@@ -89,6 +111,16 @@ class Reply:
     def encoded_body(self) -> bytes:
         """The body as bytes."""
         return self.body.encode() if isinstance(self.body, str) else self.body
+
+    @property
+    def body_framing(self) -> Framing:
+        """How the body's end is told (see ``framing``)."""
+        return self.framing or ("chunked" if self.trickle == "chunks" else "length")
+
+    @property
+    def ends_connection(self) -> bool:
+        """Whether the server closes the connection after this reply."""
+        return self.close or self.body_framing == "close" or self.version == "HTTP/1.0"
 
 
 @dataclass(frozen=True)
@@ -110,7 +142,9 @@ Handler = Callable[[Request], Reply]
 class HostileServer:
     """The server; a context manager that starts it in a thread and stops it on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: TlsFiles | None = None, handshake_delay: float | None = None) -> None:
+        self.tls = tls
+        self.handshake_delay = handshake_delay
         self.requests: list[Request] = []
         self.connections = 0
         self.idle_close: float | None = None
@@ -125,8 +159,9 @@ class HostileServer:
 
     @property
     def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        """The base URL, ``http://127.0.0.1:<port>`` (``https`` with TLS)."""
+        secure = self.tls is not None or self.handshake_delay is not None
+        return f"{'https' if secure else 'http'}://127.0.0.1:{self.port}"
 
     def respond(self, reply: Reply | Handler) -> None:
         """Answer every request (after the queued ones) with ``reply``, or what ``reply(request)`` returns."""
@@ -161,7 +196,11 @@ class HostileServer:
         self.stop()
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        context = None
+        if self.tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.tls.cert, self.tls.key)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=context)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _shutdown(self) -> None:
@@ -178,8 +217,11 @@ class HostileServer:
         self.connections += 1
         number = self.connections
         try:
-            await self._serve(reader, writer, number)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            if self.handshake_delay is not None:
+                await _trickle_handshake(writer, self.handshake_delay)
+            else:
+                await self._serve(reader, writer, number)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away
         except asyncio.CancelledError:
             pass  # the server stops; ending quietly keeps asyncio from logging the cancellation
@@ -214,9 +256,15 @@ class HostileServer:
                 await writer.drain()
                 return
             await _write(writer, reply)
-            if reply.close:
+            if reply.ends_connection:
                 return
             idle_since = time.monotonic()
+
+
+async def _trickle_handshake(writer: asyncio.StreamWriter, delay: float) -> None:
+    """A TLS record header announcing a 16 KiB handshake record, then its bytes, one per ``delay``."""
+    writer.write(b"\x16\x03\x03\x40\x00")
+    await _send(writer, bytes(0x4000), delay)
 
 
 def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:
@@ -232,24 +280,28 @@ def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:
 
 async def _write(writer: asyncio.StreamWriter, reply: Reply) -> None:
     body = reply.encoded_body()
-    chunked = reply.trickle == "chunks"
+    framing = reply.body_framing
     headers = dict(reply.headers)
-    if chunked:
+    if framing == "chunked":
         headers["Transfer-Encoding"] = "chunked"
-    else:
+    elif framing == "length":
         headers["Content-Length"] = str(len(body))
     if reply.close:
         headers["Connection"] = "close"
     reason = _REASONS.get(reply.status, "Status")
-    head = f"HTTP/1.1 {reply.status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = f"{reply.version} {reply.status} {reason}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
     head_bytes = (head + "\r\n").encode("latin-1")
     slow_head = reply.trickle in ("headers", "all")
-    slow_body = reply.trickle in ("body", "all")
+    slow_body = reply.trickle in ("body", "chunks", "all")
     await _send(writer, head_bytes, reply.delay if slow_head else None)
-    if chunked:
-        for byte in body:
-            await asyncio.sleep(reply.delay)
-            writer.write(b"1\r\n" + bytes([byte]) + b"\r\n")
+    if framing == "chunked":
+        chunks = [body[index : index + 1] for index in range(len(body))] if slow_body else [body]
+        for chunk in filter(None, chunks):  # an empty chunk would end the body
+            if slow_body:
+                await asyncio.sleep(reply.delay)
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             await writer.drain()
         writer.write(b"0\r\n\r\n")
         await writer.drain()

@@ -75,7 +75,8 @@ def make_self_signed(folder: Path, name: str) -> TlsFiles:
 
 
 class ConnectProxy:
-    """An HTTP CONNECT proxy on ``127.0.0.1`` served by an asyncio loop on a daemon thread.
+    """An HTTP CONNECT proxy on ``127.0.0.1`` served by an asyncio loop on a daemon thread; it also
+    forwards plain-HTTP requests (``GET http://host:port/path``), as a forward proxy does.
 
     It records every request head it reads, every CONNECT target, and every byte it relays
     (both directions), so a test can tell what a proxy operator would see.
@@ -151,9 +152,12 @@ class ConnectProxy:
                 self.heads.append(head)
             request_line, *header_lines = head.decode("latin-1").split("\r\n")
             method, target, _ = request_line.split(" ", 2)
-            if method != "CONNECT":
+            forward = method != "CONNECT" and target.startswith("http://")
+            if method != "CONNECT" and not forward:
                 await self._answer(writer, "405 Method Not Allowed")
                 return
+            if forward:  # relayed as it came: the first request names the connection's target
+                target = target.removeprefix("http://").partition("/")[0]
             with self._lock:
                 self.targets.append(target)
             refusal = self.refuse or self._authorization_problem(header_lines)
@@ -164,8 +168,12 @@ class ConnectProxy:
             upstream_reader, upstream_writer = await asyncio.wait_for(
                 asyncio.open_connection(host.strip("[]"), int(port)), timeout=10
             )
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await writer.drain()
+            if forward:
+                upstream_writer.write(head)
+                await upstream_writer.drain()
+            else:
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await writer.drain()
             await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
         except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.CancelledError, ValueError):
             pass  # the client went away, or the proxy is stopping

@@ -188,6 +188,29 @@ def context() -> dict[str, Any]:
     return {"ti": FakeTaskInstance(), "task_state_store": FakeTaskStateStore()}
 
 
+@pytest.fixture
+def refusal(context: dict[str, Any]) -> Callable[..., ValueError]:
+    """Make a task with a bad argument and return the ValueError naming it.
+
+    A template field is kept as given when the task is made (Airflow's provider rule: it is
+    rendered later) and refused once rendered, first thing in ``execute``; any other argument is
+    refused when the task is made. Either way nothing reached the service yet.
+    """
+
+    def refuse(operator: type, kwargs: dict[str, Any], named: str, message: str | None = None) -> ValueError:
+        match = message or rf"^{named}\b"
+        if named in operator.template_fields:
+            task = operator(task_id="t", **kwargs)
+            with pytest.raises(ValueError, match=match) as raised:
+                task.execute(context)
+        else:
+            with pytest.raises(ValueError, match=match) as raised:
+                operator(task_id="t", **kwargs)
+        return raised.value
+
+    return refuse
+
+
 # --- a hostile server -----------------------------------------------------------------------------
 
 

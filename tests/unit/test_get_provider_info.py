@@ -55,16 +55,6 @@ def test_hook_form_methods_match_provider_info_for_older_airflow() -> None:
     assert behaviour["relabeling"] == connection["ui-field-behaviour"]["relabeling"]
 
 
-def test_every_listed_module_imports() -> None:
-    import importlib
-
-    info = get_provider_info()
-    for section in ("hooks", "operators", "sensors", "triggers"):
-        for entry in info[section]:
-            for module in entry["python-modules"]:
-                assert importlib.import_module(module)
-
-
 # What the connection form of Airflow 3.0 and 3.1 shows: the api-server's hook metadata, which calls the
 # hook's methods with WTForms and Flask-AppBuilder mocked (3.1 also mocks them when not installed).
 # In a subprocess: 3.1 leaves the mock modules in sys.modules.

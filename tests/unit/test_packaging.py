@@ -121,6 +121,7 @@ def test_wheel_holds_the_package_typed_and_nothing_else(tmp_path: Path) -> None:
     assert "Classifier: Framework :: Apache Airflow :: Provider" in wheel_metadata
     assert "License-Expression: Apache-2.0" in wheel_metadata
     assert "Requires-Dist: apache-airflow>=2.11.2\n" in wheel_metadata
+    assert "Requires-Dist: httpx>=0.27\n" in wheel_metadata  # imported by hooks/transport.py
     assert "Requires-Python: >=3.11" in wheel_metadata
     assert f"Version: {PROJECT_VERSION}\n" in wheel_metadata
     assert "Description-Content-Type: text/markdown" in wheel_metadata

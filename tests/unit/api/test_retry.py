@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from airflow_provider_ttm.api.replies import error_for_status
-from airflow_provider_ttm.api.retry import RetryPolicy, may_have_taken_effect, parse_retry_after
+from airflow_provider_ttm.api.retry import Retries, RetryPolicy, may_have_taken_effect, parse_retry_after
 from airflow_provider_ttm.exceptions import (
     TuneTheModelAuthenticationError,
     TuneTheModelBadRequestError,
@@ -109,6 +109,36 @@ def test_should_retry_refuses_other_errors(error: BaseException) -> None:
 
 def test_one_attempt_disables_retries() -> None:
     assert RetryPolicy(max_attempts=1).should_retry(TuneTheModelServerError("x", status_code=503), 1) is False
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warning(self, event: str, /, *args: object, **kwargs: object) -> None:
+        self.lines.append(event % args)
+
+
+@pytest.mark.parametrize("resends", [0, 1, 2])
+def test_a_quiet_resend_is_one_of_the_attempts(resends: int) -> None:
+    """Resends and backoff retries draw on one budget: ``max_attempts`` attempts in all."""
+    log = _Log()
+    retries = Retries(RetryPolicy(max_attempts=4, backoff_cap=0.0), "GET /v0/models", log)
+    error = TuneTheModelServerError("HTTP 503", status_code=503)
+    assert all(retries.resend_at_once() for _ in range(resends))
+    waits = 0
+    with pytest.raises(TuneTheModelServerError):
+        while True:
+            retries.wait_after(error)
+            waits += 1
+    assert (retries.attempt, waits, len(log.lines)) == (4, 3 - resends, 3 - resends)
+    assert retries.resend_at_once() is False
+
+
+def test_no_resend_with_one_attempt() -> None:
+    retries = Retries(RetryPolicy(max_attempts=5), "GET /v0/models", _Log(), max_attempts=1)
+    assert retries.resend_at_once() is False
+    assert retries.attempt == 1
 
 
 def test_plan_retry_of_an_idempotent_request_honours_retry_after() -> None:

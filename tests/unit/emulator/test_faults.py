@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
 import requests
+from support.conditions import until
 from support.emulator_client import KEY, classifier_dataset
 
 from airflow_provider_ttm.emulator import EmulatorConfig, EmulatorServer, FaultRule
@@ -75,6 +77,10 @@ def test_latency_before_the_operation_times_out_without_effect(api, server):
         api.post("/v0/models", json=CREATE, timeout=0.1)
 
     assert server.control.models() == []
+    # As a real server does, it carries the request out once the delay is over (and must, here,
+    # before the next test resets this session's server: a model created after that reset would
+    # be counted by that test).
+    asyncio.run(until(lambda: len(server.control.models()) == 1, "the slow create was carried out"))
 
 
 def test_latency_after_the_operation_times_out_but_the_model_exists(api, server):

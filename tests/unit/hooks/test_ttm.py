@@ -461,7 +461,7 @@ def test_create_takes_a_model_spec_but_not_a_spec_and_fields_at_once(
         "model_type": "generator",
         "model_params": {"train_iters": 3},
     }
-    with pytest.raises(TypeError, match="train_iters"):
+    with pytest.raises(ValueError, match="train_iters"):
         hook.create_model(ModelSpec("generator"), train_iters=3)
     assert len(http.calls) == 1
 

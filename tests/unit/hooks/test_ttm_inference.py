@@ -29,8 +29,8 @@ def _classify_reply(request) -> tuple[int, dict, str]:
 
 @pytest.fixture
 def hook(mocked_conn) -> TuneTheModelHook:
-    """One attempt per request in the transport, so item retries are what these tests see."""
-    return TuneTheModelHook(ttm_conn_id=mocked_conn(max_attempts=1))
+    """Five attempts per request (the default): each batch's ``retries`` caps an input's below that."""
+    return TuneTheModelHook(ttm_conn_id=mocked_conn(max_attempts=5))
 
 
 def test_classify_and_generate_one_input(hook, http) -> None:

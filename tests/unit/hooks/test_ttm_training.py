@@ -9,6 +9,7 @@ import requests
 import responses
 from support.datasets import columns
 from support.fakes import API, API_KEY, MODEL_ID
+from support.faults import RETRYABLE_FAULTS
 
 from airflow_provider_ttm.api.datasets import build_dataset
 from airflow_provider_ttm.api.files import FileRecord
@@ -269,3 +270,43 @@ def test_a_timed_out_create_gives_the_service_time_before_looking_for_the_file(h
     assert record.known_status is not None and record.known_status.value == "FileCreated"
     assert waits == [30.0]  # the connection's request timeout
     assert _calls(http).count(f"POST {API}/v0/files") == 1
+
+
+# ---- max_attempts in all, against the emulator ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_an_upload_is_sent_max_attempts_times_in_all(ttm_emulator, attempts_conn, fault) -> None:
+    emulator_hook = TuneTheModelHook(ttm_conn_id=attempts_conn(3))
+    file = emulator_hook.create_file("train.json", "classifier")
+    ttm_emulator.control.add_fault(route="PUT /_upload/{id}", **fault)
+
+    with pytest.raises(TuneTheModelError):
+        emulator_hook.upload_dataset(file, DATASET)
+    assert ttm_emulator.control.count("PUT /_upload/{id}") == 3
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_one_file_status_check_of_a_wait_is_sent_max_attempts_times(
+    ttm_emulator, attempts_conn, fault
+) -> None:
+    emulator_hook = TuneTheModelHook(ttm_conn_id=attempts_conn(3))
+    file = emulator_hook.create_file("train.json", "classifier")
+    ttm_emulator.control.add_fault(route="GET /v0/files/{id}/status", **fault)
+
+    with pytest.raises(TuneTheModelError):
+        emulator_hook.wait_for_files([file.file_id], poll_interval=0.05, timeout=30)
+    assert ttm_emulator.control.count("GET /v0/files/{id}/status") == 3
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_one_model_status_check_of_a_wait_is_sent_max_attempts_times(
+    ttm_emulator, attempts_conn, fault
+) -> None:
+    emulator_hook = TuneTheModelHook(ttm_conn_id=attempts_conn(3))
+    model_name = emulator_hook.create_model("classifier", num_classes=2).model_name
+    ttm_emulator.control.add_fault(route="GET /v0/models/{id}/status", **fault)
+
+    with pytest.raises(TuneTheModelError):
+        emulator_hook.wait_for_model(model_name, poll_interval=0.05, timeout=30)
+    assert ttm_emulator.control.count("GET /v0/models/{id}/status") == 3

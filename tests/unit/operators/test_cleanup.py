@@ -310,9 +310,9 @@ def test_public_models_and_models_without_a_time_are_never_deleted(http, context
         ({"ttm_conn_id": " "}, "ttm_conn_id must be a non-blank string"),
     ],
 )
-def test_bad_arguments_fail_when_the_dag_is_parsed(ttm_emulator, kwargs, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        TuneTheModelCleanupOperator(task_id="clean", **{"max_age": MAX_AGE, **kwargs})
+def test_bad_arguments_are_refused_before_any_request(ttm_emulator, refusal, kwargs, message) -> None:
+    (named,) = kwargs
+    refusal(TuneTheModelCleanupOperator, {"max_age": MAX_AGE, **kwargs}, named, message)
     assert ttm_emulator.control.counters() == {}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 from support.datasets import columns
+from support.faults import RETRYABLE_FAULTS
 
 from airflow_provider_ttm.exceptions import TuneTheModelBatchItemError
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
@@ -74,19 +75,60 @@ def test_a_large_batch_goes_to_a_file_instead_of_xcom(ttm_emulator, context, tmp
     assert [json.loads(line)["input"] for line in lines] == TEXTS
 
 
-def test_a_failed_item_is_retried_through_the_emulator(ttm_emulator, context, one_attempt_conn) -> None:
+def test_a_failed_item_is_retried_through_the_emulator(ttm_emulator, context, attempts_conn) -> None:
     ttm_emulator.control.add_fault(kind="error", route="POST /v0/models/{id}/classify", status=502, times=2)
 
     results = TuneTheModelClassifyOperator(
         task_id="s",
         model_name=PUBLIC_CLASSIFIER,
         inputs=TEXTS[:5],
-        ttm_conn_id=one_attempt_conn,
+        ttm_conn_id=attempts_conn(3),
         item_retries=2,
     ).execute(context)
 
     assert len(results) == 5
     assert ttm_emulator.control.count("POST /v0/models/{id}/classify") == 7
+
+
+OPERATORS = [
+    pytest.param(TuneTheModelClassifyOperator, PUBLIC_CLASSIFIER, "classify", id="classify"),
+    pytest.param(TuneTheModelGenerateOperator, PUBLIC_GENERATOR, "generate", id="generate"),
+]
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+@pytest.mark.parametrize(("operator", "model_name", "call"), OPERATORS)
+def test_one_failing_input_is_sent_max_attempts_times_in_all(
+    ttm_emulator, context, attempts_conn, operator, model_name, call, fault
+) -> None:
+    route = f"POST /v0/models/{{id}}/{call}"
+    ttm_emulator.control.add_fault(route=route, **fault)
+    task = operator(task_id="s", model_name=model_name, inputs=["one input"], ttm_conn_id=attempts_conn(3))
+
+    with pytest.raises(TuneTheModelBatchItemError, match="failed after 3 attempts"):
+        task.execute(context)
+    assert ttm_emulator.control.count(route) == 3
+
+
+@pytest.mark.parametrize(("item_retries", "sent"), [(0, 1), (1, 2), (9, 3)])
+@pytest.mark.parametrize(("operator", "model_name", "call"), OPERATORS)
+def test_item_retries_cap_an_input_within_max_attempts(
+    ttm_emulator, context, attempts_conn, operator, model_name, call, item_retries, sent
+) -> None:
+    route = f"POST /v0/models/{{id}}/{call}"
+    ttm_emulator.control.add_fault(route=route, kind="error", status=503)
+    task = operator(
+        task_id="s",
+        model_name=model_name,
+        inputs=["a", "b", "c"],
+        max_concurrency=1,
+        item_retries=item_retries,
+        ttm_conn_id=attempts_conn(3),
+    )
+
+    with pytest.raises(TuneTheModelBatchItemError, match=r"Input 0 \('a'\) failed"):
+        task.execute(context)
+    assert ttm_emulator.control.count(route) == sent  # the first input's, and the batch stopped
 
 
 def test_a_final_failure_names_the_item(ttm_emulator, context) -> None:
@@ -148,10 +190,11 @@ def test_templated_generation_options_are_checked_once_rendered(ttm_emulator, co
         ),
     ],
 )
-def test_bad_arguments_are_refused_when_the_dag_is_parsed(ttm_emulator, operator, kwargs, message) -> None:
-    kwargs.setdefault("model_name", PUBLIC_CLASSIFIER)
-    with pytest.raises(ValueError, match=message):
-        operator(task_id="t", inputs=["x"], **kwargs)
+def test_bad_arguments_are_refused_before_any_request(
+    ttm_emulator, refusal, operator, kwargs, message
+) -> None:
+    named = next(iter(kwargs))
+    refusal(operator, {"model_name": PUBLIC_CLASSIFIER, "inputs": ["x"], **kwargs}, named, message)
     assert ttm_emulator.control.counters() == {}
 
 
@@ -226,11 +269,9 @@ def test_a_classifier_of_three_classes_takes_the_highest_score(ttm_emulator, con
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, "abc", True, float("nan"), float("inf"), None, [0.5]])
-def test_a_bad_threshold_is_refused_when_the_dag_is_parsed(ttm_emulator, threshold) -> None:
-    with pytest.raises(ValueError, match="threshold must be a number"):
-        TuneTheModelClassifyOperator(
-            task_id="t", model_name=PUBLIC_CLASSIFIER, inputs=["x"], threshold=threshold
-        )
+def test_a_bad_threshold_is_refused_before_any_request(ttm_emulator, refusal, threshold) -> None:
+    kwargs = {"model_name": PUBLIC_CLASSIFIER, "inputs": ["x"], "threshold": threshold}
+    refusal(TuneTheModelClassifyOperator, kwargs, "threshold", "threshold must be a number")
     assert ttm_emulator.control.counters() == {}
 
 

@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, TaskDeferred
@@ -31,11 +32,12 @@ def _model(model_type: str = "classifier", num_classes: int | None = 3) -> str:
     return TuneTheModelHook().create_model(model_type, num_classes=num_classes).model_name
 
 
-def _operator(model_name: str, **kwargs) -> TuneTheModelTrainModelOperator:
-    kwargs.setdefault("train_data", rows(40))
-    kwargs.setdefault("validation_data", columns(32))
-    kwargs.setdefault("poll_interval", 0.05)
-    return TuneTheModelTrainModelOperator(task_id="train", model_name=model_name, **kwargs)
+def _arguments(**kwargs: Any) -> dict[str, Any]:
+    return {"train_data": rows(40), "validation_data": columns(32), "poll_interval": 0.05, **kwargs}
+
+
+def _operator(model_name: str, **kwargs: Any) -> TuneTheModelTrainModelOperator:
+    return TuneTheModelTrainModelOperator(task_id="train", **_arguments(model_name=model_name, **kwargs))
 
 
 def _status(ttm_emulator, model_name: str) -> str:
@@ -274,10 +276,9 @@ def test_a_model_of_another_kind_is_refused_before_any_upload(ttm_emulator, cont
         ({"max_consecutive_errors": -1}, "max_consecutive_errors must be a whole number"),
     ],
 )
-def test_bad_arguments_are_refused_when_the_dag_is_parsed(ttm_emulator, kwargs, message) -> None:
-    model_name = kwargs.pop("model_name", "0" * 32)
-    with pytest.raises(ValueError, match=message):
-        _operator(model_name, **kwargs)
+def test_bad_arguments_are_refused_before_any_request(ttm_emulator, refusal, kwargs, message) -> None:
+    named = list(kwargs)[-1]
+    refusal(TuneTheModelTrainModelOperator, _arguments(**{"model_name": "0" * 32, **kwargs}), named, message)
     assert ttm_emulator.control.counters() == {}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, TaskDeferred
@@ -19,10 +20,12 @@ from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS
 
 
-def _operator(**kwargs) -> TuneTheModelCreateModelOperator:
-    kwargs.setdefault("model_type", "classifier")
-    kwargs.setdefault("num_classes", 3)
-    return TuneTheModelCreateModelOperator(task_id="create", **kwargs)
+def _arguments(**kwargs: Any) -> dict[str, Any]:
+    return {"model_type": "classifier", "num_classes": 3, **kwargs}
+
+
+def _operator(**kwargs: Any) -> TuneTheModelCreateModelOperator:
+    return TuneTheModelCreateModelOperator(task_id="create", **_arguments(**kwargs))
 
 
 def test_creates_returns_the_id_and_pushes_it_at_once(ttm_emulator, context) -> None:
@@ -149,9 +152,8 @@ def test_execute_complete_trusts_only_the_event(ttm_emulator, context) -> None:
         ({"pretrained_model": "../etc"}, "pretrained_model must be a model id"),
     ],
 )
-def test_bad_arguments_are_refused_when_the_dag_is_parsed(ttm_emulator, kwargs, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        _operator(**kwargs)
+def test_bad_arguments_are_refused_before_any_request(ttm_emulator, refusal, kwargs, message) -> None:
+    refusal(TuneTheModelCreateModelOperator, _arguments(**kwargs), list(kwargs)[-1], message)
     assert ttm_emulator.control.counters() == {}
 
 

@@ -31,9 +31,8 @@ def test_deleting_a_missing_model_succeeds_unless_asked_to_fail(ttm_emulator, co
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "../x", "a/b?c", "x" * 200])
-def test_delete_refuses_bad_model_names_before_any_request(ttm_emulator, bad) -> None:
-    with pytest.raises(ValueError, match="model_name"):
-        TuneTheModelDeleteModelOperator(task_id="d", model_name=bad)
+def test_delete_refuses_bad_model_names_before_any_request(ttm_emulator, refusal, bad) -> None:
+    refusal(TuneTheModelDeleteModelOperator, {"model_name": bad}, "model_name")
     assert ttm_emulator.control.counters() == {}
 
 
@@ -62,6 +61,6 @@ def test_list_returns_plain_dicts_filtered(ttm_emulator, context) -> None:
         ({"model_type": "x"}, "model_type must be one of"),
     ],
 )
-def test_list_refuses_bad_filters(kwargs, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        TuneTheModelListModelsOperator(task_id="l", **kwargs)
+def test_list_refuses_bad_filters(ttm_emulator, refusal, kwargs, message) -> None:
+    refusal(TuneTheModelListModelsOperator, kwargs, next(iter(kwargs)), message)
+    assert ttm_emulator.control.counters() == {}

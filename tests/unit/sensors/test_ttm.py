@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSkipException, AirflowTaskTimeout, TaskDeferred
 from support.fakes import FakeTaskInstance
+from support.faults import RETRYABLE_FAULTS
 
 from airflow_provider_ttm.exceptions import (
     TuneTheModelError,
@@ -22,6 +23,8 @@ from airflow_provider_ttm.sensors import ttm as sensor_module
 from airflow_provider_ttm.sensors.ttm import WAIT_STATE_KEY, TuneTheModelModelReadySensor
 from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 from airflow_provider_ttm.version_compat import AIRFLOW_V_3_0_PLUS
+
+STATUS = "GET /v0/models/{id}/status"
 
 
 def _model(ttm_emulator, status: str | None = None) -> str:
@@ -148,10 +151,9 @@ def test_execute_complete_returns_the_event_model(context) -> None:
         ({"max_consecutive_errors": -1}, "max_consecutive_errors"),
     ],
 )
-def test_bad_arguments_are_refused(kwargs, message) -> None:
-    kwargs.setdefault("model_name", "a" * 32)
-    with pytest.raises(ValueError, match=message):
-        TuneTheModelModelReadySensor(task_id="w", **kwargs)
+def test_bad_arguments_are_refused(ttm_emulator, refusal, kwargs, message) -> None:
+    refusal(TuneTheModelModelReadySensor, {"model_name": "a" * 32, **kwargs}, message)
+    assert ttm_emulator.control.counters() == {}
 
 
 def test_transient_errors_are_tolerated_then_reported_with_their_count(
@@ -168,6 +170,37 @@ def test_transient_errors_are_tolerated_then_reported_with_their_count(
     strict = _sensor(model_name, ttm_conn_id=one_attempt_conn, max_consecutive_errors=1)
     with pytest.raises(TuneTheModelError, match=r"\(2 failed checks in a row\)"):
         strict.execute(context)
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_one_check_is_one_request_of_max_attempts_attempts(
+    ttm_emulator, context, attempts_conn, fault
+) -> None:
+    """A poke's check is tried ``max_attempts`` times in all, whether the wait tolerates its failure or not."""
+    model_name = _model(ttm_emulator)
+    ttm_emulator.control.add_fault(route=STATUS, **fault)
+    conn_id = attempts_conn(3)
+
+    tolerant = _sensor(model_name, ttm_conn_id=conn_id, max_consecutive_errors=5)
+    assert tolerant.poke(context).is_done is False
+    assert ttm_emulator.control.count(STATUS) == 3
+
+    strict = _sensor(model_name, ttm_conn_id=conn_id, max_consecutive_errors=0)
+    with pytest.raises(TuneTheModelError, match=f"Status check of model {model_name} failed"):
+        strict.poke(context)
+    assert ttm_emulator.control.count(STATUS) == 6
+
+
+def test_consecutive_checks_are_separate_requests_each_with_its_attempts(
+    ttm_emulator, context, attempts_conn
+) -> None:
+    """``max_consecutive_errors`` counts checks, one ``poke_interval`` apart, not attempts."""
+    model_name = _model(ttm_emulator)
+    ttm_emulator.control.add_fault(route=STATUS, kind="error", status=503)
+
+    with pytest.raises(TuneTheModelError, match=r"\(3 failed checks in a row\)"):
+        _sensor(model_name, ttm_conn_id=attempts_conn(2), max_consecutive_errors=2).execute(context)
+    assert ttm_emulator.control.count(STATUS) == 3 * 2
 
 
 def test_a_rejected_key_fails_the_sensor_at_once(ttm_emulator, context) -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 from support.conditions import until
+from support.faults import RETRYABLE_FAULTS
 
 from airflow_provider_ttm.api import endpoints
 from airflow_provider_ttm.api.records import ModelIndex
@@ -161,7 +162,7 @@ def test_fallback_reads_are_paced_by_the_waiters_own_interval(ttm_emulator, monk
         reply = await transport.send(endpoints.list_models())
         return ModelIndex({"models": [item for item in reply["models"] if item["model_name"] != hidden]})
 
-    monkeypatch.setattr(TuneTheModelHook, "alist_models", without_hidden)
+    monkeypatch.setattr(TuneTheModelHook, "aindex_models", without_hidden)
 
     async def scenario() -> None:
         tasks = _start(_trigger(listed, poll_interval=0.05), _trigger(hidden, poll_interval=30))
@@ -288,13 +289,55 @@ def test_too_many_failed_lists_in_a_row_fail_every_waiter(ttm_emulator, one_atte
     assert ttm_emulator.control.count(LIST) == 3
 
 
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_one_poll_is_one_list_request_of_max_attempts_attempts(ttm_emulator, attempts_conn, fault) -> None:
+    """However many waiters share it, a failing poll reaches the service ``max_attempts`` times."""
+    models = _models(3)
+    ttm_emulator.control.add_fault(route=LIST, **fault)
+    conn_id = attempts_conn(3)
+
+    async def scenario() -> list[dict]:
+        triggers = [_trigger(name, ttm_conn_id=conn_id, max_consecutive_errors=0) for name in models]
+        return await _gather(_start(*triggers))
+
+    payloads = asyncio.run(scenario())
+
+    assert [payload["status"] for payload in payloads] == ["error"] * 3
+    assert ttm_emulator.control.count(LIST) == 3
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_one_poll_of_a_per_model_wait_is_sent_max_attempts_times(ttm_emulator, attempts_conn, fault) -> None:
+    (model_name,) = _models(1)
+    ttm_emulator.control.add_fault(route=STATUS, **fault)
+    trigger = _trigger(model_name, ttm_conn_id=attempts_conn(3), max_consecutive_errors=0, coalesce=False)
+
+    payload = asyncio.run(asyncio.wait_for(_first_event(trigger), 10))
+
+    assert payload["status"] == "error"
+    assert ttm_emulator.control.count(STATUS) == 3
+
+
+def test_consecutive_failed_polls_are_separate_requests_each_with_its_attempts(
+    ttm_emulator, attempts_conn
+) -> None:
+    (model_name,) = _models(1)
+    ttm_emulator.control.add_fault(route=LIST, kind="error", status=503)
+    trigger = _trigger(model_name, ttm_conn_id=attempts_conn(2), max_consecutive_errors=2)
+
+    payload = asyncio.run(asyncio.wait_for(_first_event(trigger), 10))
+
+    assert "after 3 failed polls in a row" in payload["message"]
+    assert ttm_emulator.control.count(LIST) == 3 * 2
+
+
 def test_an_unexpected_list_failure_reaches_every_waiter(ttm_emulator, monkeypatch) -> None:
     models = _models(2)
 
     async def broken(self, transport, wanted=None):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(TuneTheModelHook, "alist_models", broken)
+    monkeypatch.setattr(TuneTheModelHook, "aindex_models", broken)
 
     async def scenario() -> list[BaseException | dict]:
         return await asyncio.gather(*_start(*(_trigger(name) for name in models)), return_exceptions=True)
