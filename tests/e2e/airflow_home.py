@@ -58,9 +58,11 @@ class AirflowHome:
     so that :meth:`leftover_processes` finds them however they detached.
 
     :param prefix: the start of the temp dir's name.
+    :param bin_dir: the venv bin dir whose ``airflow`` runs here; default :func:`venv_bin`.
     """
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, bin_dir: Path | None = None) -> None:
+        self.bin_dir = bin_dir or venv_bin()
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.airflow_home = self.root / "airflow"
         self.marker = self.root.name
@@ -77,7 +79,7 @@ class AirflowHome:
         return env
 
     def airflow_env(self, sql_alchemy_conn: str, dags_folder: Path) -> dict[str, str]:
-        """The environment of every component: :meth:`marker_env`, this venv first on PATH, and an
+        """The environment of every component: :meth:`marker_env`, :attr:`bin_dir` first on PATH, and an
         Airflow on ``sql_alchemy_conn`` whose api-server listens on 127.0.0.1 with every user an
         admin and the connection form's Test action enabled.
 
@@ -85,7 +87,7 @@ class AirflowHome:
         :param dags_folder: the DAGs folder.
         """
         env = self.marker_env()
-        env["PATH"] = f"{venv_bin()}{os.pathsep}{env.get('PATH', '')}"
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env.update(
             {
                 "AIRFLOW_HOME": str(self.airflow_home),
@@ -121,7 +123,7 @@ class AirflowHome:
         """
         with self.log_path("db-migrate").open("wb") as out:
             migrate = subprocess.run(
-                [str(venv_bin() / "airflow"), "db", "migrate"],
+                [str(self.bin_dir / "airflow"), "db", "migrate"],
                 env=env,
                 cwd=self.root,
                 stdin=subprocess.DEVNULL,
@@ -143,7 +145,7 @@ class AirflowHome:
         :param args: the ``airflow`` command's arguments.
         :param env: its environment.
         """
-        argv = [str(venv_bin() / "airflow"), *args]
+        argv = [str(self.bin_dir / "airflow"), *args]
         return start_component(name, argv, env, self.root, self.log_path(name))
 
     def clean_up(self, keep: bool) -> None:

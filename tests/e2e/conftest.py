@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -56,11 +57,18 @@ def _watched(request: pytest.FixtureRequest, deployment: AirflowDeployment) -> I
 
 
 @pytest.fixture(scope="module")
+def airflow_bin_dir() -> Path | None:
+    """The venv bin dir whose ``airflow`` runs the deployment: None for the test's own (a module
+    may override it, as the upgrade test does with a venv whose provider it swaps)."""
+    return None
+
+
+@pytest.fixture(scope="module")
 def airflow_deployment(
-    request: pytest.FixtureRequest, airflow_deployment_env: dict[str, str]
+    request: pytest.FixtureRequest, airflow_deployment_env: dict[str, str], airflow_bin_dir: Path | None
 ) -> Iterator[AirflowDeployment]:
     """A started Airflow deployment; stopped after the module, failing if a process survives."""
-    deployment = AirflowDeployment(extra_env=airflow_deployment_env, keep=_KEEP)
+    deployment = AirflowDeployment(extra_env=airflow_deployment_env, keep=_KEEP, bin_dir=airflow_bin_dir)
     with _watched(request, deployment):
         yield deployment
 

@@ -43,6 +43,7 @@ class AirflowDeployment(AirflowHome):
     :param extra_env: extra environment for every component, e.g. ``AIRFLOW_CONN_TTM_DEFAULT``
     :param start_timeout: seconds allowed for ``db migrate``, and for the components to report healthy
     :param keep: keep the temp dir after :meth:`stop` (logs, for debugging)
+    :param bin_dir: the venv bin dir whose ``airflow`` runs the components; default the test's own
     """
 
     COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -60,8 +61,9 @@ class AirflowDeployment(AirflowHome):
         extra_env: dict[str, str] | None = None,
         start_timeout: float = 180.0,
         keep: bool = False,
+        bin_dir: Path | None = None,
     ) -> None:
-        super().__init__("ttm-e2e-")
+        super().__init__("ttm-e2e-", bin_dir)
         self.root.chmod(0o755)  # the postgres user must reach root/pgdata
         self.dags_folder = dags_folder or self.root / "dags"
         self.extra_env = dict(extra_env or {})
@@ -99,9 +101,31 @@ class AirflowDeployment(AirflowHome):
         self.start_services()
         self.env = self._airflow_env(self.postgres.url(DATABASE))
         self.migrate(self.env, self.start_timeout)
-        for name in self.COMPONENTS:
+        self.start_airflow()
+
+    def start_airflow(self, *names: str) -> None:
+        """Start the components of :attr:`COMPONENTS` called ``names`` (default: all), then wait until
+        every component is healthy.
+
+        :param names: the components' names.
+        """
+        for name in names or self.COMPONENTS:
             self.start_named(name)
         self.wait_healthy()
+
+    def stop_airflow(self, *names: str) -> dict[str, str]:
+        """Stop the components called ``names`` (default: all) as :meth:`stop` does, PostgreSQL (what
+        Airflow stored) kept running; :meth:`start_airflow` starts them again. Returns how each ended.
+
+        :param names: the components' names.
+        """
+        chosen = [c for c in self.components if not names or c.name in names]
+        if self._client is not None and (not names or "api-server" in names):
+            self._client.close()
+            self._client = None
+        outcome = stop_components(chosen, STOP_GRACE_SECONDS, STOP_INSIST_SECONDS)
+        self.components = [c for c in self.components if c not in chosen]
+        return outcome
 
     def start_services(self) -> None:
         """Start what the components need besides PostgreSQL (nothing here; a subclass adds more)."""
@@ -140,13 +164,7 @@ class AirflowDeployment(AirflowHome):
         :param check: raise :class:`AirflowStartError` if any process of the deployment survived
         """
         try:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-            self.stop_outcome.update(
-                stop_components(self.components, STOP_GRACE_SECONDS, STOP_INSIST_SECONDS)
-            )
-            self.components.clear()
+            self.stop_outcome.update(self.stop_airflow())
             kill_pids([pid for pid in marked_processes(self.marker) if not self._is_postgres(pid)], 5.0)
         finally:
             if self.postgres is not None:
