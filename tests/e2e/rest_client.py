@@ -20,6 +20,31 @@ class AirflowApiError(RuntimeError):
     """An unexpected reply, or a wait that ran out of time."""
 
 
+def wait_for(what: str, probe: Callable[[], Any], timeout: float, *, poll_interval: float = 0.5) -> Any:
+    """Call ``probe`` until it returns something truthy, and return that; a request that fails (a busy
+    api-server timing out) counts as not yet. Raise ``AirflowApiError`` after ``timeout`` seconds.
+
+    :param what: the awaited state, for the failure message.
+    :param probe: returns the awaited value, or something falsy while it is not there yet.
+    :param timeout: seconds before giving up.
+    :param poll_interval: seconds between two probes.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            result = probe()
+            if result:
+                return result
+        except (httpx.TransportError, AirflowApiError) as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AirflowApiError(
+                f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error}"
+            )
+        time.sleep(poll_interval)
+
+
 def _q(value: str) -> str:
     return quote(value, safe="")
 
@@ -67,21 +92,7 @@ class AirflowRestClient:
         return reply.json()
 
     def _wait(self, what: str, timeout: float, probe: Callable[[], Any]) -> Any:
-        """Call ``probe`` until it returns something truthy; raise after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while True:
-            try:
-                result = probe()
-                if result:
-                    return result
-            except (httpx.TransportError, AirflowApiError) as exc:
-                last_error = exc
-            if time.monotonic() > deadline:
-                raise AirflowApiError(
-                    f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error}"
-                )
-            time.sleep(self.poll_interval)
+        return wait_for(what, probe, timeout, poll_interval=self.poll_interval)
 
     # -- health ------------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ one more run, the first none); before 3.3 the new triggerer starts from a new fi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from airflow_provider_ttm.version_compat import AIRFLOW_V_3_3_PLUS, EVENT_TRIGGE
 
 from .deployment import AirflowDeployment
 from .emulator_process import EmulatorProcess
-from .rest_client import AirflowApiError
+from .rest_client import wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -49,19 +48,8 @@ def airflow_deployment_env(airflow_deployment_env: dict[str, str]) -> dict[str, 
     }
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout: float = 120.0) -> Any:
-    """Call ``probe`` until it returns something truthy; a request that fails (a busy api-server
-    timing out) counts as not yet."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if result := probe():
-                return result
-        except (httpx.TransportError, AirflowApiError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
+#: Seconds each wait of this test may take.
+WAIT_SECONDS = 120.0
 
 
 def _model_made_ready_by_hand(emulator: EmulatorProcess, name: str, model_type: str = "classifier") -> str:
@@ -84,7 +72,7 @@ def _lists(emulator: EmulatorProcess) -> int:
 def _listed_again(emulator: EmulatorProcess, times: int) -> None:
     """Wait until the watcher's connection was listed ``times`` more times (it saw every change)."""
     target = _lists(emulator) + times
-    _wait(f"{times} more model lists", lambda: _lists(emulator) >= target)
+    wait_for(f"{times} more model lists", lambda: _lists(emulator) >= target, WAIT_SECONDS)
 
 
 def _triggerer_log(deployment: AirflowDeployment) -> str:
@@ -99,7 +87,7 @@ def test_a_model_made_ready_by_hand_starts_the_dag_exactly_once(
     deployment.copy_dag(DAG_FILE)
     api.wait_for_dag(DAG_ID)
     api.unpause(DAG_ID)
-    _wait("the watcher's first listing", lambda: FIRST_LISTING in _triggerer_log(deployment))
+    wait_for("the watcher's first listing", lambda: FIRST_LISTING in _triggerer_log(deployment), WAIT_SECONDS)
 
     matching = _model_made_ready_by_hand(emulator_process, "support-tickets-v1")
     _model_made_ready_by_hand(emulator_process, "marketing-v1")
@@ -109,7 +97,7 @@ def test_a_model_made_ready_by_hand_starts_the_dag_exactly_once(
         runs = api.dag_runs(DAG_ID)
         return runs if runs and all(run["state"] in TERMINAL for run in runs) else []
 
-    (run,) = _wait("the asset-triggered run", finished_runs)
+    (run,) = wait_for("the asset-triggered run", finished_runs, WAIT_SECONDS)
     assert run["run_type"] == "asset_triggered"
     assert run["state"] == "success", api.task_instances(DAG_ID, run["dag_run_id"])
     assert api.xcom(DAG_ID, run["dag_run_id"], "use_new_models") == [matching]
@@ -124,9 +112,11 @@ def test_a_model_made_ready_by_hand_starts_the_dag_exactly_once(
     second = _model_made_ready_by_hand(emulator_process, "support-tickets-v2")
     lists_before_restart = _lists(emulator_process)
     deployment.start_named("triggerer")
-    _wait("the new triggerer's lists", lambda: _lists(emulator_process) > lists_before_restart + 3)
+    wait_for(
+        "the new triggerer's lists", lambda: _lists(emulator_process) > lists_before_restart + 3, WAIT_SECONDS
+    )
     if AIRFLOW_V_3_3_PLUS:
-        _wait("the second run", lambda: len(finished_runs()) == 2)
+        wait_for("the second run", lambda: len(finished_runs()) == 2, WAIT_SECONDS)
     _listed_again(emulator_process, 5)
 
     events = api.asset_events(ASSET)

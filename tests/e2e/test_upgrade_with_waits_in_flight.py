@@ -26,7 +26,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from airflow_provider_ttm.testing.lifetime import reaper
 from .deployment import AirflowDeployment
 from .emulator_process import EmulatorProcess
 from .provider_venv import ProviderVenv, current_wheel, release_wheel, wheel_sources
-from .rest_client import AirflowApiError
+from .rest_client import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -162,20 +162,6 @@ def airflow_deployment_env(upgrade_emulator: EmulatorProcess) -> dict[str, str]:
     }
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout: float) -> Any:
-    """Call ``probe`` until it returns something truthy; a failed request counts as not yet."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if result := probe():
-                return result
-        except (httpx.TransportError, AirflowApiError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
-
-
 def _create_model(emulator: EmulatorProcess, name: str) -> str:
     """A classifier created through the API, as any client would; it stays Created."""
     body = {"model_type": "classifier", "name": name, "model_params": {"num_classes": 2}}
@@ -227,7 +213,7 @@ def test_waits_deferred_by_the_previous_release_end_as_they_would_have_after_the
         read = [any(READING.search(text) for text in _trigger_logs(deployment, run_id, t)) for t in WAITS]
         return tis if all(claimed) and all(read) else None
 
-    deferred = _wait("the four waits deferred, each with a reading in the triggerer", all_deferred, 150)
+    deferred = wait_for("the four waits deferred, each with a reading in the triggerer", all_deferred, 150)
     assert {deferred[t]["trigger"]["classpath"] for t in WAITS} == {OUR_TRIGGER}
     old_triggerers = {str(deferred[t]["triggerer_job"]["id"]) for t in WAITS}
     deferred_after = time.monotonic() - started
