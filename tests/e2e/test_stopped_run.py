@@ -120,49 +120,54 @@ FAKE_MAKE = textwrap.dedent(
     import os, signal, subprocess, sys, time
     from pathlib import Path
 
-    out = Path(os.environ["OUT"])
+    out, stage = Path(os.environ["OUT"]), sys.argv[-1]
     # An orphan-to-be in a session of its own (out of reach of the stage's group), ending on its own.
     orphan = subprocess.Popen(["sleep", "3"], start_new_session=True)
-    (out / "orphan").write_text(str(orphan.pid))
+    (out / f"orphan-{stage}").write_text(str(orphan.pid))
 
     def teardown(signum, frame):
         time.sleep(1)  # what a fixture teardown takes
-        (out / f"teardown-{signal.Signals(signum).name}").write_text("")
+        (out / f"teardown-{stage}-{signal.Signals(signum).name}").write_text("")
         sys.exit(1)
 
     signal.signal(signal.SIGTERM, teardown)
-    (out / "started").write_text("")
+    (out / f"started-{stage}").write_text("")
     time.sleep(60)
     """
 )
 
 
+@pytest.mark.parametrize("running", [["first"], ["first", "beside"]], ids=["one-stage", "side-by-side"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
-def test_stages_forward_a_stop_and_wait_for_the_teardown(sig: signal.Signals, tmp_path: Path) -> None:
+def test_stages_forward_a_stop_and_wait_for_the_teardown(
+    sig: signal.Signals, running: list[str], tmp_path: Path
+) -> None:
     make = tmp_path / "make"
     make.write_text(f"#!{sys.executable}\n{FAKE_MAKE}")
     make.chmod(0o755)
     env = {**os.environ, "MAKE": str(make), "OUT": str(tmp_path)}
     stages = start_guarded(
-        [sys.executable, str(REPO_ROOT / ".ci" / "stages.py"), "first", "second"],
+        [sys.executable, str(REPO_ROOT / ".ci" / "stages.py"), ",".join(running), "second"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
-        while not (tmp_path / "started").exists():
+        while not all((tmp_path / f"started-{stage}").exists() for stage in running):
             assert stages.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
-        orphan = int((tmp_path / "orphan").read_text())
+        orphans = [int((tmp_path / f"orphan-{stage}").read_text()) for stage in running]
         stages.send_signal(sig)
         stages.send_signal(sig)  # a stop often arrives twice: forwarded once
         output = stages.communicate(timeout=60)[0].decode()
 
         assert stages.returncode == 128 + sig, output
         if sig == signal.SIGTERM:
-            assert (tmp_path / "teardown-SIGTERM").exists(), output  # waited for it
-        assert not _alive([orphan]), output  # the stage's orphan ended before stages.py did
-        assert "first" in output and "STOPPED by" in output and "second" in output and "not run" in output
+            for stage in running:  # waited for each stage's teardown
+                assert (tmp_path / f"teardown-{stage}-SIGTERM").exists(), output
+        assert not _alive(orphans), output  # the stages' orphans ended before stages.py did
+        assert output.count("STOPPED by") == len(running), output
+        assert "second" in output and "not run" in output
     finally:
         stop_group(stages, 5.0)
