@@ -85,3 +85,21 @@ class RecordingAsyncio:
 
     async def sleep(self, seconds: float) -> None:
         self._waits.append(seconds)
+
+
+class RecordingTaskState:
+    """Stands in for ``version_compat.task_instance_state``: the state a kill reads (``value``; an
+    exception when it cannot be read), and each task instance it was asked about (``reads``).
+
+    :param value: the state it answers at first.
+    """
+
+    def __init__(self, value: str | Exception | None) -> None:
+        self.value = value
+        self.reads: list[tuple[str, str, str, int]] = []
+
+    def read(self, dag_id: str, task_id: str, run_id: str, map_index: int) -> str | None:
+        self.reads.append((dag_id, task_id, run_id, map_index))
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator, timeout
 from support.datasets import columns, rows
+from support.fakes import RecordingTaskState
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.kill import WORKER_KILL_SECONDS
@@ -28,23 +29,9 @@ from airflow_provider_ttm.operators.ttm import TuneTheModelCreateModelOperator
 from airflow_provider_ttm.sensors.ttm import TuneTheModelModelReadySensor
 
 
-class TaskState:
-    """What ``task_instance_state`` reads when the kill is handled (an exception: it cannot be read)."""
-
-    def __init__(self) -> None:
-        self.value: str | Exception | None = "running"
-        self.reads: list[tuple[str, str, str, int]] = []
-
-    def read(self, dag_id: str, task_id: str, run_id: str, map_index: int) -> str | None:
-        self.reads.append((dag_id, task_id, run_id, map_index))
-        if isinstance(self.value, Exception):
-            raise self.value
-        return self.value
-
-
 @pytest.fixture
-def ti_state(monkeypatch: pytest.MonkeyPatch) -> TaskState:
-    state = TaskState()
+def ti_state(monkeypatch: pytest.MonkeyPatch) -> RecordingTaskState:
+    state = RecordingTaskState("running")
     monkeypatch.setattr(kill_module, "task_instance_state", state.read)
     return state
 

@@ -9,6 +9,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from support.fakes import RecordingTaskState
 
 from airflow_provider_ttm.hooks.ttm import TuneTheModelHook
 from airflow_provider_ttm.triggers import ttm as trigger_module
@@ -17,21 +18,9 @@ from airflow_provider_ttm.triggers.ttm import TuneTheModelModelStatusTrigger
 TASK = SimpleNamespace(dag_id="d", task_id="create", run_id="manual__1", map_index=-1)
 
 
-class TaskState:
-    """What the task instance's state reads as when ``on_kill`` runs."""
-
-    def __init__(self) -> None:
-        self.value: str | None = "deferred"
-        self.reads: list[tuple[str, str, str, int]] = []
-
-    def read(self, dag_id: str, task_id: str, run_id: str, map_index: int) -> str | None:
-        self.reads.append((dag_id, task_id, run_id, map_index))
-        return self.value
-
-
 @pytest.fixture
-def ti_state(monkeypatch: pytest.MonkeyPatch) -> TaskState:
-    state = TaskState()
+def ti_state(monkeypatch: pytest.MonkeyPatch) -> RecordingTaskState:
+    state = RecordingTaskState("deferred")
     monkeypatch.setattr(trigger_module, "task_instance_state", state.read)
     return state
 
